@@ -1,0 +1,34 @@
+//! Exit codes, documented in `--help` and the README.
+
+use std::process::ExitCode;
+
+/// Text appended to `measured --help`.
+pub const HELP: &str = "\
+Exit codes:
+  0  success
+  1  the check ran and found a problem (vhd check violations, PCR mismatch, diff)
+  2  bad usage or bad input (unreadable, malformed or inconsistent files, bad spec)
+  3  an operating-system error while writing output (disk full, permissions)";
+
+/// How a subcommand ended when it did not fail outright.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Everything held.
+    Ok,
+    /// The command ran, and what it checked did not hold.
+    Found,
+}
+
+impl From<Status> for ExitCode {
+    fn from(s: Status) -> ExitCode {
+        match s {
+            Status::Ok => ExitCode::SUCCESS,
+            Status::Found => ExitCode::from(1),
+        }
+    }
+}
+
+/// Exit code for bad input or usage.
+pub const BAD_INPUT: u8 = 2;
+/// Exit code for an OS error while producing output.
+pub const OS_ERROR: u8 = 3;

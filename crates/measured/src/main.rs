@@ -1,0 +1,83 @@
+//! `measured`: build Xen service-VM disk images and predict the TPM
+//! measurements their measured launch will produce.
+//!
+//! The binary is thin: every subcommand parses its arguments, calls the
+//! libraries under `crates/`, and prints the result as text or `--json`.
+
+mod cmd;
+mod exit;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// Build Xen service-VM disk images and predict their TPM measurements.
+#[derive(Parser, Debug)]
+#[command(name = "measured", version, about, long_about = None)]
+#[command(after_help = exit::HELP)]
+pub struct Cli {
+    /// Print machine-readable JSON instead of text (reports and errors).
+    #[arg(long, global = true)]
+    json: bool,
+    /// Show progress bars even when stderr is not a terminal.
+    #[arg(short = 'p', long, global = true)]
+    progress: bool,
+    /// Never show progress bars.
+    #[arg(short = 'q', long, global = true, conflicts_with = "progress")]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// VHD disk images: create, convert, inspect, check.
+    #[command(subcommand)]
+    Vhd(cmd::vhd::VhdCommand),
+    /// ext2/3/4 filesystems: build from a tree, list, read, stat.
+    #[command(subcommand)]
+    Fs(cmd::fs::FsCommand),
+    /// Service VM images: a bootable disk plus VM definitions.
+    #[command(subcommand)]
+    Image(cmd::image::ImageCommand),
+    /// TCG event logs: show and replay.
+    #[command(subcommand)]
+    Log(cmd::log::LogCommand),
+    /// TPM policy digests computed in software.
+    #[command(subcommand)]
+    Policy(cmd::policy::PolicyCommand),
+    /// Intel TXT + tboot dynamic launch: ACMs, PCR17/18/19 prediction, replay.
+    #[command(subcommand)]
+    Drtm(cmd::drtm::DrtmCommand),
+    /// Build a measured service VM bundle from a spec, with predicted PCRs.
+    Build(cmd::build::BuildArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = output::Ctx::new(cli.json, cli.progress, cli.quiet);
+    let result = match cli.command {
+        Command::Vhd(c) => cmd::vhd::run(c, &ctx),
+        Command::Fs(c) => cmd::fs::run(c, &ctx),
+        Command::Image(c) => cmd::image::run(c, &ctx),
+        Command::Log(c) => cmd::log::run(c, &ctx),
+        Command::Policy(c) => cmd::policy::run(c, &ctx),
+        Command::Drtm(c) => cmd::drtm::run(c, &ctx),
+        Command::Build(a) => cmd::build::run(a, &ctx),
+        Command::Completions { shell } => {
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "measured", &mut std::io::stdout());
+            Ok(exit::Status::Ok)
+        }
+    };
+    match result {
+        Ok(status) => status.into(),
+        Err(e) => ctx.report_error(&e),
+    }
+}
