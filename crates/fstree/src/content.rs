@@ -1,0 +1,263 @@
+//! File contents, read on demand: bytes in memory, a host file, or a region
+//! of some other source (an ext image, a spooled tar member), with holes.
+
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Somewhere file contents can be read from, at any offset.
+pub trait ContentSource: Send + Sync + fmt::Debug {
+    /// Length of the file in bytes.
+    fn len(&self) -> u64;
+
+    /// True for an empty file.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The byte ranges `(offset, length)` that hold data, sorted and not
+    /// overlapping; everything else reads as zeros and may stay a hole.
+    /// The default says the whole file is data.
+    fn data_ranges(&self) -> io::Result<Vec<(u64, u64)>> {
+        Ok(if self.is_empty() {
+            Vec::new()
+        } else {
+            vec![(0, self.len())]
+        })
+    }
+
+    /// Fill `buf` from `offset`; a short read happens only at end of file.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize>;
+}
+
+/// Shared handle to a file's contents.
+#[derive(Clone, Debug)]
+pub struct Content(Arc<dyn ContentSource>);
+
+impl Content {
+    /// Wrap any source.
+    pub fn new(src: impl ContentSource + 'static) -> Self {
+        Content(Arc::new(src))
+    }
+
+    /// Contents held in memory.
+    pub fn bytes(data: impl Into<Vec<u8>>) -> Self {
+        Content::new(Bytes(data.into()))
+    }
+
+    /// An empty file.
+    pub fn empty() -> Self {
+        Content::bytes(Vec::new())
+    }
+
+    /// The source behind this handle.
+    pub fn source(&self) -> &dyn ContentSource {
+        &*self.0
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> u64 {
+        self.0.len()
+    }
+
+    /// True for an empty file.
+    pub fn is_empty(&self) -> bool {
+        self.0.len() == 0
+    }
+
+    /// Read the whole file into memory. For small files (configuration,
+    /// scripts); large ones should be streamed with [`ContentSource::read_at`].
+    pub fn read_all(&self) -> io::Result<Vec<u8>> {
+        let len = usize::try_from(self.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::OutOfMemory, "file too large"))?;
+        let mut buf = vec![0u8; len];
+        let mut done = 0;
+        for (off, n) in self.0.data_ranges()? {
+            let (off, n) = (off as usize, n as usize);
+            let mut pos = off;
+            while pos < off + n {
+                let got = self.0.read_at(pos as u64, &mut buf[pos..off + n])?;
+                if got == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("contents end at {pos}, expected {len} bytes"),
+                    ));
+                }
+                pos += got;
+            }
+            done = done.max(off + n);
+        }
+        debug_assert!(done <= len);
+        Ok(buf)
+    }
+}
+
+/// Contents held in memory.
+#[derive(Clone, Debug)]
+pub struct Bytes(pub Vec<u8>);
+
+impl ContentSource for Bytes {
+    fn len(&self) -> u64 {
+        self.0.len() as u64
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.0.len());
+        let n = buf.len().min(self.0.len() - start);
+        buf[..n].copy_from_slice(&self.0[start..start + n]);
+        Ok(n)
+    }
+}
+
+/// A file with only holes: `len` zero bytes that occupy no blocks.
+#[derive(Clone, Debug)]
+pub struct Sparse {
+    /// Length in bytes.
+    pub len: u64,
+    /// Data ranges over a zero background, each `(offset, bytes)`.
+    pub data: Vec<(u64, Vec<u8>)>,
+}
+
+impl ContentSource for Sparse {
+    fn len(&self) -> u64 {
+        self.len
+    }
+    fn data_ranges(&self) -> io::Result<Vec<(u64, u64)>> {
+        Ok(self
+            .data
+            .iter()
+            .map(|(o, d)| (*o, d.len() as u64))
+            .collect())
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        if offset >= self.len {
+            return Ok(0);
+        }
+        let n = buf.len().min((self.len - offset) as usize);
+        let buf = &mut buf[..n];
+        buf.fill(0);
+        for (o, d) in &self.data {
+            let (s, e) = (*o, *o + d.len() as u64);
+            let (ws, we) = (offset.max(s), (offset + n as u64).min(e));
+            if ws < we {
+                buf[(ws - offset) as usize..(we - offset) as usize]
+                    .copy_from_slice(&d[(ws - s) as usize..(we - s) as usize]);
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// A regular file on the host, opened when first read. Its holes are found
+/// with `SEEK_DATA`/`SEEK_HOLE`.
+#[derive(Debug)]
+pub struct HostFile {
+    path: PathBuf,
+    len: u64,
+    file: std::sync::OnceLock<io::Result<File>>,
+}
+
+impl HostFile {
+    /// A host file of the given length (as `stat` saw it when loading).
+    pub fn new(path: impl Into<PathBuf>, len: u64) -> Self {
+        HostFile {
+            path: path.into(),
+            len,
+            file: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The host path.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    fn file(&self) -> io::Result<&File> {
+        match self.file.get_or_init(|| File::open(&self.path)) {
+            Ok(f) => Ok(f),
+            Err(e) => Err(io::Error::new(
+                e.kind(),
+                format!("{}: {e}", self.path.display()),
+            )),
+        }
+    }
+}
+
+impl ContentSource for HostFile {
+    fn len(&self) -> u64 {
+        self.len
+    }
+    fn data_ranges(&self) -> io::Result<Vec<(u64, u64)>> {
+        host_data_ranges(self.file()?, self.len)
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        if offset >= self.len {
+            return Ok(0);
+        }
+        let n = buf.len().min((self.len - offset) as usize);
+        let f = self.file()?;
+        let mut done = 0;
+        while done < n {
+            match f.read_at(&mut buf[done..n], offset + done as u64)? {
+                0 => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!(
+                            "{}: shrank while being read (expected {} bytes)",
+                            self.path.display(),
+                            self.len
+                        ),
+                    ));
+                }
+                k => done += k,
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Data ranges of an open host file via `lseek(SEEK_DATA/SEEK_HOLE)`; the
+/// whole file when the filesystem does not support them.
+pub fn host_data_ranges(f: &File, len: u64) -> io::Result<Vec<(u64, u64)>> {
+    use std::os::fd::AsRawFd;
+    const SEEK_DATA: i32 = 3;
+    const SEEK_HOLE: i32 = 4;
+    unsafe extern "C" {
+        fn lseek(fd: i32, offset: i64, whence: i32) -> i64;
+    }
+    let fd = f.as_raw_fd();
+    let mut out = Vec::new();
+    let mut pos: u64 = 0;
+    while pos < len {
+        // SAFETY: lseek only reads its integer arguments and moves the file
+        // offset of `fd`, which `f` keeps open for the duration of the call;
+        // every read in this crate uses pread, so the moved offset is unused.
+        let data = unsafe { lseek(fd, pos as i64, SEEK_DATA) };
+        if data < 0 {
+            let err = io::Error::last_os_error();
+            return match err.raw_os_error() {
+                Some(6) => Ok(out),                        // ENXIO: no data after pos
+                Some(22) | Some(95) => Ok(vec![(0, len)]), // EINVAL/EOPNOTSUPP
+                _ => Err(err),
+            };
+        }
+        let data = data as u64;
+        if data >= len {
+            break;
+        }
+        // SAFETY: as above.
+        let hole = unsafe { lseek(fd, data as i64, SEEK_HOLE) };
+        let hole = if hole < 0 {
+            len
+        } else {
+            (hole as u64).min(len)
+        };
+        out.push((data, hole - data));
+        pos = hole;
+    }
+    Ok(out)
+}
