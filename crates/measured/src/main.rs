@@ -6,7 +6,9 @@
 
 mod cmd;
 mod exit;
+mod outfile;
 mod output;
+mod size;
 
 use std::process::ExitCode;
 
