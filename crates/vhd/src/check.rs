@@ -30,7 +30,13 @@ impl Findings {
     }
 }
 
+/// Read `n` bytes at `at`, or `None` when they are not all in the file
+/// (checked before allocating, so a lying length costs nothing).
 fn read(f: &File, at: u64, n: usize) -> Option<Vec<u8>> {
+    let len = f.metadata().ok()?.len();
+    if at.checked_add(n as u64)? > len {
+        return None;
+    }
     let mut b = vec![0u8; n];
     f.read_exact_at(&mut b, at).ok().map(|_| b)
 }

@@ -63,6 +63,17 @@ impl Vhd {
         Vhd::from_file(path, file, file_len, depth)
     }
 
+    /// Read a VHD from an already open file; `path` names it in errors and
+    /// anchors relative parent locators.
+    pub fn open_file(path: impl AsRef<Path>, file: File) -> Result<Vhd> {
+        let path = path.as_ref();
+        let file_len = file
+            .metadata()
+            .map_err(Error::io(format!("stat {}", path.display())))?
+            .len();
+        Vhd::from_file(path, file, file_len, 0)
+    }
+
     fn from_file(path: &Path, file: File, file_len: u64, depth: usize) -> Result<Vhd> {
         if file_len < FOOTER_LEN as u64 {
             return Err(Error::Truncated {
@@ -180,22 +191,7 @@ impl Vhd {
             .chunks_exact(4)
             .map(|c| u32::from_be_bytes(c.try_into().expect("4")))
             .collect();
-        let block_bytes = header.bitmap_len() + bs;
-        for (i, &e) in bat.iter().enumerate() {
-            if e == UNALLOCATED {
-                continue;
-            }
-            let start = e as u64 * 512;
-            if start + block_bytes > footer_at {
-                return Err(Error::field(
-                    "BAT",
-                    "entry",
-                    header.table_offset + 4 * i as u64,
-                    format!("block {i} ending before the footer at {footer_at}"),
-                    format!("sector {e} (block ends at {})", start + block_bytes),
-                ));
-            }
-        }
+        check_blocks(&header, &bat, footer_at)?;
         let batmap = if creator_has_batmap(&footer.creator_app, footer.creator_version) {
             let at = header.table_offset + bat_len.div_ceil(512) * 512;
             let mut b = [0u8; 512];
@@ -471,6 +467,50 @@ impl Vhd {
         }
         ranges
     }
+}
+
+/// Every allocated block must lie between the BAT and the footer and
+/// overlap no other block: reading one would otherwise return another's
+/// data or metadata.
+fn check_blocks(header: &DynamicHeader, bat: &[u32], footer_at: u64) -> Result<()> {
+    let block_bytes = header.bitmap_len() + header.block_size as u64;
+    let bat_end = header.table_offset + bat.len() as u64 * 4;
+    let entry_at = |i: usize| header.table_offset + 4 * i as u64;
+    let mut spans: Vec<(u64, usize)> = Vec::new();
+    for (i, &e) in bat.iter().enumerate() {
+        if e == UNALLOCATED {
+            continue;
+        }
+        let start = e as u64 * 512;
+        if start < bat_end || start + block_bytes > footer_at {
+            return Err(Error::field(
+                "BAT",
+                "entry",
+                entry_at(i),
+                format!("block {i} between the BAT end {bat_end} and the footer at {footer_at}"),
+                format!("sector {e} (bytes {start}..{})", start + block_bytes),
+            ));
+        }
+        spans.push((start, i));
+    }
+    spans.sort_unstable();
+    for w in spans.windows(2) {
+        if w[1].0 < w[0].0 + block_bytes {
+            return Err(Error::field(
+                "BAT",
+                "entry",
+                entry_at(w[1].1),
+                format!("block {} not overlapping block {}", w[1].1, w[0].1),
+                format!(
+                    "bytes {}.. overlap {}..{}",
+                    w[1].0,
+                    w[0].0,
+                    w[0].0 + block_bytes
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn read_full(v: &Vhd, offset: u64, out: &mut [u8]) -> io::Result<()> {

@@ -66,6 +66,10 @@ pub struct ShapeArgs {
     /// Footer UUID (default: derived from the contents, for reproducibility).
     #[arg(long)]
     uuid: Option<String>,
+    /// Payload bytes per block of a dynamic disk (vhd-util and tapdisk
+    /// only handle the default 2M).
+    #[arg(long, value_parser = parse_size, default_value = "2M")]
+    block_size: u64,
 }
 
 /// Image formats `convert` writes.
@@ -84,6 +88,8 @@ impl ShapeArgs {
         if let Some(u) = &self.uuid {
             o.uuid = Some(parse_uuid(u)?);
         }
+        o.block_size = u32::try_from(self.block_size)
+            .map_err(|_| anyhow::anyhow!("--block-size {} is over 4 GiB", self.block_size))?;
         Ok(o)
     }
 }
