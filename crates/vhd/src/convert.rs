@@ -6,16 +6,12 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::sync::mpsc;
 
 use fstree::ContentSource;
 
 use crate::error::{Error, Result};
 use crate::footer::Footer;
 use crate::writer::{CreateOptions, VhdWriter};
-
-/// Buffers in flight between the reader thread and the writer.
-const DEPTH: usize = 4;
 
 /// True when every byte is zero.
 pub fn is_zero(buf: &[u8]) -> bool {
@@ -50,49 +46,44 @@ fn chunks_with_data(src: &dyn ContentSource, chunk: u64) -> Result<Vec<(u64, u64
     Ok(out)
 }
 
-/// Read each chunk on a second thread and hand the non-zero ones to `sink`.
+/// Read each chunk that may hold data and hand the non-zero ones to `sink`.
+///
+/// One thread on purpose: the source is usually in the page cache, so a
+/// reader thread buys little overlap and costs a wake-up per block, which
+/// on a loaded machine is what dominates.
 fn pump(
     src: &dyn ContentSource,
     chunk: u64,
     progress: &mut dyn FnMut(u64),
     mut sink: impl FnMut(u64, u64, &[u8]) -> Result<()>,
 ) -> Result<()> {
-    let work = chunks_with_data(src, chunk)?;
-    let (full_tx, full_rx) =
-        mpsc::sync_channel::<std::io::Result<(u64, u64, Vec<u8>, bool)>>(DEPTH);
-    let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
-    for _ in 0..DEPTH + 1 {
-        empty_tx
-            .send(vec![0u8; chunk as usize])
-            .expect("receiver alive");
-    }
-    std::thread::scope(|s| {
-        s.spawn(move || {
-            for (i, off, n) in work {
-                let Ok(mut buf) = empty_rx.recv() else { return };
-                let r = read_chunk(src, off, &mut buf[..n]).map(|()| {
-                    let zero = is_zero(&buf[..n]);
-                    buf.truncate(n);
-                    (i, off, buf, zero)
-                });
-                let failed = r.is_err();
-                if full_tx.send(r).is_err() || failed {
-                    return;
-                }
-            }
-        });
-        for item in full_rx.iter() {
-            let (i, off, mut buf, zero) = item.map_err(Error::io("reading the source"))?;
-            if !zero {
-                sink(i, off, &buf)?;
-            }
-            progress(buf.len() as u64);
-            buf.resize(chunk as usize, 0);
-            // The reader may have finished; a closed channel is fine.
-            let _ = empty_tx.send(buf);
+    let mut buf = vec![0u8; chunk as usize];
+    for (i, off, n) in chunks_with_data(src, chunk)? {
+        let data = &mut buf[..n];
+        read_chunk(src, off, data).map_err(Error::io("reading the source"))?;
+        if !is_zero(data) {
+            sink(i, off, data)?;
         }
-        Ok(())
-    })
+        progress(n as u64);
+    }
+    Ok(())
+}
+
+/// The runs `(start, end)` of `data` that are not zero, at `piece`
+/// granularity: what must be written, everything else may stay a hole.
+pub fn nonzero_runs(data: &[u8], piece: usize) -> Vec<(usize, usize)> {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for k in (0..data.len()).step_by(piece) {
+        let end = (k + piece).min(data.len());
+        if is_zero(&data[k..end]) {
+            continue;
+        }
+        match runs.last_mut() {
+            Some(last) if last.1 == k => last.1 = end,
+            _ => runs.push((k, end)),
+        }
+    }
+    runs
 }
 
 fn read_chunk(src: &dyn ContentSource, off: u64, buf: &mut [u8]) -> std::io::Result<()> {
@@ -134,30 +125,13 @@ pub fn to_raw(src: &dyn ContentSource, out: File, progress: &mut dyn FnMut(u64))
     const CHUNK: u64 = 2 << 20;
     const SUB: usize = 64 << 10;
     pump(src, CHUNK, progress, |_, off, data| {
-        // Finer-grained zero skipping keeps small holes holes; runs of
-        // non-zero pieces go out in one write.
-        let mut run: Option<usize> = None;
-        let flush = |from: usize, to: usize| {
-            out.write_all_at(&data[from..to], off + from as u64)
-                .map_err(Error::io("writing raw image"))
-        };
-        for k in (0..data.len()).step_by(SUB) {
-            let end = (k + SUB).min(data.len());
-            match (is_zero(&data[k..end]), run) {
-                (false, None) => run = Some(k),
-                (true, Some(from)) => {
-                    flush(from, k)?;
-                    run = None;
-                }
-                _ => {}
-            }
-        }
-        if let Some(from) = run {
-            flush(from, data.len())?;
+        // Finer-grained zero skipping keeps small holes holes.
+        for (a, b) in nonzero_runs(data, SUB) {
+            out.write_all_at(&data[a..b], off + a as u64)
+                .map_err(Error::io("writing raw image"))?;
         }
         Ok(())
     })?;
     out.set_len(src.len())
-        .map_err(Error::io("sizing raw image"))?;
-    out.sync_all().map_err(Error::io("syncing raw image"))
+        .map_err(Error::io("sizing raw image"))
 }

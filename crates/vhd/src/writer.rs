@@ -1,7 +1,6 @@
 //! Writing fixed and dynamic VHDs, block by block, without a raw temp file.
 
 use std::fs::File;
-use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 
 use crate::batmap::{BATMAP_VERSION, BatmapHeader, map_checksum, map_sectors};
@@ -176,13 +175,16 @@ impl VhdWriter {
         let at = d.next;
         d.bat[i] = (at / 512) as u32;
         d.full[i] = true;
-        self.file
-            .seek(SeekFrom::Start(at))
-            .map_err(Error::io("seeking in VHD"))?;
-        self.file
-            .write_all(&d.bitmap)
-            .and_then(|_| self.file.write_all(data))
-            .map_err(Error::io("writing VHD block"))?;
+        let payload = at + d.bitmap.len() as u64;
+        let err = Error::io("writing VHD block");
+        self.file.write_all_at(&d.bitmap, at).map_err(err)?;
+        // Zero runs inside the block stay holes: they read as zeros, and
+        // the bitmap already says every sector is present.
+        for (a, b) in crate::convert::nonzero_runs(data, 64 << 10) {
+            self.file
+                .write_all_at(&data[a..b], payload + a as u64)
+                .map_err(Error::io("writing VHD block"))?;
+        }
         // A short block's tail stays a hole (zeros) until the file grows
         // past it, which the next block or the footer does.
         d.data_end = at + d.bitmap.len() as u64 + bs;
@@ -279,7 +281,9 @@ impl VhdWriter {
                     .map_err(Error::io("sizing VHD"))?;
             }
         }
-        self.file.sync_all().map_err(Error::io("syncing VHD"))?;
+        // No fsync: outputs are renamed into place after this returns, which
+        // is atomic against an interrupted process; durability across power
+        // loss is the caller's choice, and costs seconds per gigabyte.
         Ok(footer)
     }
 }
