@@ -60,7 +60,7 @@ pub fn entry_hash(suffix: &[u8], value: &[u8]) -> u32 {
 }
 
 /// One attribute as stored: index, suffix and value.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Entry {
     /// `e_name_index`.
     pub index: u8,
