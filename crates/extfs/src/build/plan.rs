@@ -329,7 +329,7 @@ impl Plan {
             ino.block = m.i_block;
             let jsb = JournalSuperblock {
                 blocktype: SUPERBLOCK_V2,
-                sequence: 1,
+                first_seq: 1,
                 block_size: bs as u32,
                 maxlen: jb as u32,
                 first: 1,
