@@ -26,7 +26,7 @@ extfs_bench() {
   local t_ours t_peer
   t_ours=$(best_of 3 env SOURCE_DATE_EPOCH=0 "$ours" "$tree" "$BENCH_DIR/extfs-ours.img" ext4 "$size")
   t_peer=$(best_of 3 sh -c "rm -f '$BENCH_DIR/extfs-peer.img' && mke2fs -q -F -t ext4 -d '$tree' '$BENCH_DIR/extfs-peer.img' $((size / 1024))k")
-  e2fsck -fn "$BENCH_DIR/extfs-ours.img" >/dev/null || { echo "extfs bench: our image fails e2fsck" >&2; return 1; }
+  e2fsck -fn "$BENCH_DIR/extfs-ours.img" >/dev/null 2>&1 || { echo "extfs bench: our image fails e2fsck" >&2; return 1; }
   row "extfs: ext4 build ${mb}MB tree" "$t_ours" "$t_peer"
 }
 extfs_bench

@@ -16,7 +16,10 @@ fn meta(m: &std::fs::Metadata) -> Meta {
         perm: (m.mode() & 0o7777) as u16,
         uid: m.uid(),
         gid: m.gid(),
-        mtime: Timestamp { secs: m.mtime(), nanos: m.mtime_nsec() as u32 },
+        mtime: Timestamp {
+            secs: m.mtime(),
+            nanos: m.mtime_nsec() as u32,
+        },
         atime: None,
         ctime: None,
         crtime: None,
@@ -25,11 +28,18 @@ fn meta(m: &std::fs::Metadata) -> Meta {
 
 fn kind(p: &Path, m: &std::fs::Metadata) -> std::io::Result<Kind> {
     let ft = m.file_type();
-    let dev = || (((m.rdev() >> 8) & 0xfff) as u32, ((m.rdev() & 0xff) | ((m.rdev() >> 12) & 0xfff00)) as u32);
+    let dev = || {
+        (
+            ((m.rdev() >> 8) & 0xfff) as u32,
+            ((m.rdev() & 0xff) | ((m.rdev() >> 12) & 0xfff00)) as u32,
+        )
+    };
     Ok(if ft.is_dir() {
         Kind::Dir(Default::default())
     } else if ft.is_symlink() {
-        Kind::Symlink(std::os::unix::ffi::OsStrExt::as_bytes(std::fs::read_link(p)?.as_os_str()).to_vec())
+        Kind::Symlink(
+            std::os::unix::ffi::OsStrExt::as_bytes(std::fs::read_link(p)?.as_os_str()).to_vec(),
+        )
     } else if ft.is_char_device() {
         let (major, minor) = dev();
         Kind::CharDev { major, minor }
@@ -62,7 +72,11 @@ fn load(root: &Path) -> std::io::Result<Tree> {
                     continue;
                 }
             }
-            let child = tree.add(Inode { kind: kind(&p, &m)?, meta: meta(&m), xattrs: Default::default() });
+            let child = tree.add(Inode {
+                kind: kind(&p, &m)?,
+                meta: meta(&m),
+                xattrs: Default::default(),
+            });
             tree.link(id, &name, child).map_err(std::io::Error::other)?;
             if m.is_dir() {
                 stack.push((p, at.join(&name), child));
@@ -88,7 +102,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         opts.epoch = e.parse()?;
     }
     let out = Path::new(&args[2]);
-    let dir = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     let report = build(&tree, &opts, tmp.as_file_mut())?;
     // mke2fs fsyncs its image; so do we, for a fair and durable result.

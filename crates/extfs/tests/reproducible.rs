@@ -49,7 +49,8 @@ fn epoch_changes_only_time_fields() {
                 continue;
             }
             diffs += 1;
-            let in_sb = (1024..2048).contains(&i) && sb_times.iter().any(|r| r.contains(&(i - 1024)));
+            let in_sb =
+                (1024..2048).contains(&i) && sb_times.iter().any(|r| r.contains(&(i - 1024)));
             // The journal (8) and the added lost+found (11) are not in the
             // tree, so their mtime comes from the epoch too.
             let ino = (i.wrapping_sub(itable)) / 256 + 1;
@@ -58,7 +59,10 @@ fn epoch_changes_only_time_fields() {
             let in_inode = (itable..itable_end).contains(&i)
                 && (inode_times.iter().any(|r| r.contains(&off))
                     || (ino == 8 || ino == 11) && ours.iter().any(|r| r.contains(&off)));
-            assert!(in_sb || in_inode, "{ty:?}: byte {i:#x} changed (itable at {itable:#x})");
+            assert!(
+                in_sb || in_inode,
+                "{ty:?}: byte {i:#x} changed (itable at {itable:#x})"
+            );
         }
         assert!(diffs > 0);
     }

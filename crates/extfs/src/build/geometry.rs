@@ -84,7 +84,7 @@ impl Geometry {
                 itable_blocks: ipg * INODE_SIZE / bs,
             };
             let last = geo.groups - 1;
-            if geo.group_len(last) >= geo.meta_blocks(last) + 1 {
+            if geo.group_len(last) > geo.meta_blocks(last) {
                 return Ok(geo);
             }
             if groups == 1 {

@@ -33,6 +33,10 @@ pub struct Plan {
     pub journal: Option<([u8; 60], u64)>,
 }
 
+/// Maps an inode's runs (extents or block map) allocating tree blocks.
+type MapFn<'a> =
+    dyn Fn(&[Run], &mut Allocator, u32, bool) -> Result<mapping::Mapped, BuildError> + 'a;
+
 /// One inode to create, in inode-number order.
 struct Node {
     id: Option<InodeId>,
@@ -537,7 +541,7 @@ impl Plan {
         ino: &mut inode::Inode,
         blocks: Vec<Vec<u8>>,
         ext4: bool,
-        map: &dyn Fn(&[Run], &mut Allocator, u32, bool) -> Result<mapping::Mapped, BuildError>,
+        map: &MapFn,
     ) -> Result<(), BuildError> {
         let bs = self.geo.bs;
         let runs = to_runs(0, &alloc.alloc(blocks.len() as u64)?);

@@ -60,7 +60,6 @@ pub fn write(
     let mut descs = Vec::with_capacity(geo.groups as usize);
     let (mut free_blocks, mut free_inodes) = (0u64, 0u64);
     for g in 0..geo.groups {
-        let start = geo.group_start(g);
         let len = geo.group_len(g);
         let used_blocks = geo.meta_blocks(g) + p.alloc.used_in(g);
         let mut bbm = vec![0u8; bs as usize];
@@ -98,7 +97,6 @@ pub fn write(
         } else {
             descs.extend(d.encode(32));
         }
-        let _ = start;
     }
 
     let mut s = superblock(opts, p, free_blocks, free_inodes);
