@@ -105,3 +105,37 @@ fn five_gib_sparse_file_keeps_holes_and_data() {
         }
     }
 }
+
+/// 2000 data islands force an extent tree of depth 2 with 1 KiB blocks
+/// (84 entries per node) and double indirect blocks on ext2/ext3.
+#[test]
+fn fragmented_file_needs_deep_extent_trees_and_indirect_blocks() {
+    let mut t = empty();
+    let data = (0..2000u64)
+        .map(|i| (i * 8192 + 100, format!("island {i}").into_bytes()))
+        .collect();
+    let s = fstree::Sparse {
+        len: 2000 * 8192,
+        data,
+    };
+    put(
+        &mut t,
+        "islands",
+        fstree::Kind::File(fstree::Content::new(s)),
+        meta(0o644, 0, 0, 1_650_000_000),
+    );
+    check_all("islands", &t, &[1024, 4096], usize::MAX);
+    let d = scratch();
+    let img = d.path().join("i.img");
+    build_to(&t, &opts(FsType::Ext4, 1024), &img);
+    let st = debugfs(&img, "stat /islands");
+    assert!(
+        st.contains("Blockcount: 4050"),
+        "2000 data + 25 tree blocks of 1 KiB:\n{st}"
+    );
+    let ex = debugfs(&img, "ex /islands");
+    assert!(
+        ex.contains(" 0/ 2   1/  1 ") && ex.contains(" 1/ 2   1/ 24 "),
+        "depth 2, 24 leaves:\n{ex}"
+    );
+}
