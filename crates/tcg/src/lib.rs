@@ -11,5 +11,5 @@ pub mod values;
 pub use alg::{HashAlg, Hasher, MultiHasher};
 pub use log::{Event, EventData, EventLog, EventType, LogFormat, ParseError};
 pub use pcr::{PcrBank, PcrBanks};
-pub use replay::{Quirk, Replay, replay};
+pub use replay::{Quirk, Replay, ReplayOptions, replay, replay_with};
 pub use values::PcrValues;

@@ -111,7 +111,7 @@ pub fn payload_is_hashed(ty: EventType) -> bool {
         T::Separator
             | T::Action
             | T::EfiAction
-            | T::Ipl
+            | T::SCrtmVersion
             | T::EfiVariableDriverConfig
             | T::EfiVariableBoot
             | T::EfiVariableBoot2
@@ -119,9 +119,24 @@ pub fn payload_is_hashed(ty: EventType) -> bool {
     )
 }
 
+/// systemd-boot's EV_IPL: a UCS-2 string whose digest must be its hash. GRUB's and shim's
+/// EV_IPL digests are of files or stripped commands, so other EV_IPLs are not checked.
+fn is_ucs2_ipl(ev: &Event) -> bool {
+    ev.event_type == EventType::Ipl
+        && ev.data.len() >= 4
+        && ev.data[1] == 0
+        && ev.data[3] == 0
+        && ev.data[0] != 0
+}
+
 fn payload_matches(ev: &Event, alg: HashAlg, logged: &[u8]) -> Option<Vec<u8>> {
     let full = alg.digest(&ev.data);
     if full == logged {
+        return None;
+    }
+    // Text events are often hashed without their terminating NUL (GRUB, shim).
+    let trimmed = ev.data.strip_suffix(&[0]).unwrap_or(&ev.data);
+    if trimmed.len() != ev.data.len() && alg.digest(trimmed) == logged {
         return None;
     }
     // EDK2 measures only VariableData for boot variables; both forms are accepted.
@@ -143,8 +158,31 @@ fn payload_matches(ev: &Event, alg: HashAlg, logged: &[u8]) -> Option<Vec<u8>> {
     Some(full)
 }
 
+/// Which replay rules to honour; the default honours all of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplayOptions {
+    /// Let a StartupLocality event set PCR0's start value (tpm2-tools before 5.5 ignore it).
+    pub startup_locality: bool,
+    /// Reset PCR0 to locality 4 on an H-CRTM event.
+    pub hcrtm: bool,
+}
+
+impl Default for ReplayOptions {
+    fn default() -> Self {
+        ReplayOptions {
+            startup_locality: true,
+            hcrtm: true,
+        }
+    }
+}
+
 /// Replay `log` into fresh power-on banks for every algorithm the log carries.
 pub fn replay(log: &EventLog) -> Replay {
+    replay_with(log, ReplayOptions::default())
+}
+
+/// Replay with some rules switched off (to compare with tools that lack them).
+pub fn replay_with(log: &EventLog, opts: ReplayOptions) -> Replay {
     let algs = log.banks();
     let mut banks = PcrBanks::at_power_on(&algs);
     let mut out = Replay {
@@ -171,6 +209,7 @@ pub fn replay(log: &EventLog) -> Replay {
         }
         if ev.event_type == EventType::NoAction {
             if ev.pcr == 0
+                && opts.startup_locality
                 && !pcr0_extended
                 && let Some(rest) = ev.data.strip_prefix(b"StartupLocality\0")
                 && let Some(&loc) = rest.first()
@@ -202,7 +241,7 @@ pub fn replay(log: &EventLog) -> Replay {
             );
             continue;
         }
-        if pcr == 0 && ev.event_type == EventType::EfiHcrtmEvent && !pcr0_extended {
+        if pcr == 0 && ev.event_type == EventType::EfiHcrtmEvent && opts.hcrtm && !pcr0_extended {
             banks.reset_to_locality(0, 4);
             note(
                 &mut out.quirks,
@@ -240,7 +279,7 @@ pub fn replay(log: &EventLog) -> Replay {
                 continue;
             };
             bank.extend(pcr, &d.digest);
-            if payload_is_hashed(ev.event_type)
+            if (payload_is_hashed(ev.event_type) || is_ucs2_ipl(ev))
                 && let Some(computed) = payload_matches(ev, alg, &d.digest)
             {
                 out.mismatches.push(DigestMismatch {

@@ -78,9 +78,10 @@ fn tampered_arch_log_differs_in_pcr4_and_reports_the_mismatch() {
             assert_eq!(same, pcr != 4, "{alg} PCR{pcr}");
         }
     }
-    assert!(!tampered.mismatches.is_empty());
-    assert!(tampered.mismatches.iter().all(|m| m.event == 24 && m.pcr == 4));
-    assert!(real.mismatches.is_empty(), "{:?}", real.mismatches);
+    // The altered events are 22 and 23 (PCR4 image loads); the log's one payload-hash
+    // mismatch is event 24 (systemd-boot's EV_IPL in PCR8), present in both copies.
+    let bad: Vec<(usize, u32)> = tampered.mismatches.iter().map(|m| (m.event, m.pcr)).collect();
+    assert_eq!(bad, [(24, 8), (24, 8)]);
 }
 
 #[test]
@@ -94,32 +95,54 @@ fn startup_locality_and_hcrtm_quirks_are_reported_by_name() {
     assert!(seen_startup, "no shared log exercised StartupLocality");
 }
 
-/// Parse the `pcrs:` section `tpm2_eventlog` prints.
-fn tpm2_eventlog_pcrs(f: &Path) -> PcrValues {
+/// Run `tpm2_eventlog`: its `pcrs:` section, and the events it warns about.
+fn tpm2_eventlog_pcrs(f: &Path) -> (PcrValues, Vec<usize>) {
     let out = Command::new("tpm2_eventlog")
         .arg(f)
         .output()
         .expect("tpm2_eventlog must be installed (ci/install-oracles.sh)");
     assert!(out.status.success(), "tpm2_eventlog failed on {}", f.display());
     let text = String::from_utf8_lossy(&out.stdout);
+    let warned = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .chain(text.lines())
+        .filter_map(|l| l.strip_prefix("WARN: Event "))
+        .filter_map(|l| l.split_once('\'').and_then(|(n, _)| n.parse().ok()))
+        .collect();
     let at = text.rfind("\npcrs:").expect("a pcrs: section");
-    PcrValues::from_pcrread_yaml(&text[at..], "tpm2_eventlog").unwrap()
+    let v = PcrValues::from_pcrread_yaml(&text[at..], "tpm2_eventlog").unwrap();
+    (v, warned)
 }
 
 #[test]
 fn replay_equals_tpm2_eventlog_on_every_shared_log() {
     let mut failures = Vec::new();
+    // Where the tool parts from us, the machine's own TPM must side with us.
+    let mut tool_wrong = Vec::new();
     for f in logs() {
-        let theirs = tpm2_eventlog_pcrs(&f);
+        let (theirs, warned) = tpm2_eventlog_pcrs(&f);
         assert!(!theirs.map.is_empty(), "{}", f.display());
         let ours = replay(&EventLog::read(&f).unwrap());
+        let truth = PcrValues::load(Path::new(&format!("{}.pcrs.json", f.display()))).unwrap();
+        let mut ours_bad: Vec<usize> = ours.mismatches.iter().map(|m| m.event).collect();
+        ours_bad.dedup();
+        if ours_bad != warned {
+            failures.push(format!("{} mismatches: ours {ours_bad:?} theirs {warned:?}", f.display()));
+        }
         for (alg, pcrs) in &theirs.map {
             for (pcr, want) in pcrs {
-                if ours.value(*alg, *pcr) != Some(want.as_slice()) {
-                    failures.push(format!("{} {alg} PCR{pcr}", f.display()));
+                let got = ours.value(*alg, *pcr);
+                if got != Some(want.as_slice()) {
+                    if got.is_some() && got == truth.get(*alg, *pcr) {
+                        tool_wrong.push(format!("{} {alg} PCR{pcr}", f.display()));
+                    } else {
+                        failures.push(format!("{} {alg} PCR{pcr}", f.display()));
+                    }
                 }
             }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // tpm2-tools 5.4 gets gdc-host PCR0 (StartupLocality 3) wrong; the TPM read agrees with us.
+    assert!(tool_wrong.len() <= 1, "{tool_wrong:?}");
 }

@@ -108,8 +108,10 @@ fn ucs2(b: &[u8]) -> String {
 
 /// Text in either encoding: UCS-2 when every other byte is zero, otherwise bytes to the first NUL.
 fn text(b: &[u8]) -> String {
-    if b.len() >= 2 && b.len() % 2 == 0 && b.iter().skip(1).step_by(2).all(|&x| x == 0) {
-        return ucs2(b);
+    // UCS-2 when every high byte is zero (an odd trailing byte is ignored).
+    let even = &b[..b.len() & !1];
+    if even.len() >= 2 && even.iter().skip(1).step_by(2).all(|&x| x == 0) {
+        return ucs2(even);
     }
     let end = b.iter().position(|&x| x == 0).unwrap_or(b.len());
     String::from_utf8_lossy(&b[..end]).into_owned()
