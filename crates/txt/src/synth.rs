@@ -110,3 +110,72 @@ pub fn build_acm(s: &AcmSpec) -> Vec<u8> {
     put(&mut b, code_at, &s.code);
     b
 }
+
+/// A minimal ELF32 i386 executable with the given PT_LOAD segments
+/// (paddr, file bytes, memsz).
+pub fn elf(segs: &[(u32, Vec<u8>, u32)]) -> Vec<u8> {
+    let phoff = 52usize;
+    let data_at = phoff + 32 * segs.len();
+    let mut b = vec![0u8; data_at];
+    b[..4].copy_from_slice(b"\x7fELF");
+    b[4] = 1;
+    b[5] = 1;
+    b[6] = 1;
+    b[16..18].copy_from_slice(&2u16.to_le_bytes());
+    b[18..20].copy_from_slice(&3u16.to_le_bytes());
+    b[20..24].copy_from_slice(&1u32.to_le_bytes());
+    b[28..32].copy_from_slice(&(phoff as u32).to_le_bytes());
+    b[42..44].copy_from_slice(&32u16.to_le_bytes());
+    b[44..46].copy_from_slice(&(segs.len() as u16).to_le_bytes());
+    let mut off = data_at;
+    for (i, (paddr, bytes, memsz)) in segs.iter().enumerate() {
+        let p = phoff + 32 * i;
+        let f = [
+            1u32,
+            off as u32,
+            *paddr,
+            *paddr,
+            bytes.len() as u32,
+            *memsz,
+            7,
+            0x1000,
+        ];
+        for (j, v) in f.iter().enumerate() {
+            b[p + 4 * j..p + 4 * j + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        off += bytes.len();
+    }
+    for (_, bytes, _) in segs {
+        b.extend_from_slice(bytes);
+    }
+    b
+}
+
+/// A 12 KiB segment with an MLE header at 0x1000 (MleStart 0x1000, the
+/// given MleEnd and capabilities, a 512-byte cmdline buffer at 0x2000).
+pub fn mle_segment(mle_end: u32, caps: u32) -> Vec<u8> {
+    let mut seg = vec![0xccu8; 0x3000];
+    let at = 0x1000;
+    seg[at..at + 16].copy_from_slice(&crate::mle::MLE_UUID);
+    let fields = [
+        0x34u32,
+        0x0002_0001,
+        0x100,
+        0,
+        0x1000,
+        mle_end,
+        0x227,
+        0x2000,
+        0x2000 + 511,
+    ];
+    for (j, v) in fields.iter().enumerate() {
+        seg[at + 16 + 4 * j..at + 20 + 4 * j].copy_from_slice(&v.to_le_bytes());
+    }
+    seg[0x2000..0x2200].fill(0);
+    seg
+}
+
+/// A tboot-like `ELF` with one segment at 0x800000 and `.bss` past the file bytes.
+pub fn tboot_like_elf(caps: u32) -> Vec<u8> {
+    elf(&[(0x80_0000, mle_segment(0x3000, caps), 0x5000)])
+}

@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::mle::MleImage;
 use crate::policy::{TbPolicy, default_policy, measured_bytes, policy_event_digest};
 use crate::sinit::{self, CapsInputs, LegacySinitData};
-use crate::synth::{AcmSpec, build_acm};
+use crate::synth::{AcmSpec, build_acm, elf, mle_segment};
 use crate::version::TbootVersion;
 
 fn h(s: &str) -> Vec<u8> {
@@ -285,78 +285,16 @@ fn hostile_acms_fail_naming_the_field() {
     assert_eq!(field_of(Acm::parse(&count).unwrap_err()), "ChipsetIDList");
 }
 
-/// A minimal ELF32 i386 executable with the given PT_LOAD segments
-/// (paddr, file bytes, memsz).
-pub(crate) fn elf(segs: &[(u32, Vec<u8>, u32)]) -> Vec<u8> {
-    let phoff = 52usize;
-    let data_at = phoff + 32 * segs.len();
-    let mut b = vec![0u8; data_at];
-    b[..4].copy_from_slice(b"\x7fELF");
-    b[4] = 1;
-    b[5] = 1;
-    b[6] = 1;
-    b[16..18].copy_from_slice(&2u16.to_le_bytes());
-    b[18..20].copy_from_slice(&3u16.to_le_bytes());
-    b[20..24].copy_from_slice(&1u32.to_le_bytes());
-    b[28..32].copy_from_slice(&(phoff as u32).to_le_bytes());
-    b[42..44].copy_from_slice(&32u16.to_le_bytes());
-    b[44..46].copy_from_slice(&(segs.len() as u16).to_le_bytes());
-    let mut off = data_at;
-    for (i, (paddr, bytes, memsz)) in segs.iter().enumerate() {
-        let p = phoff + 32 * i;
-        let f = [
-            1u32,
-            off as u32,
-            *paddr,
-            *paddr,
-            bytes.len() as u32,
-            *memsz,
-            7,
-            0x1000,
-        ];
-        for (j, v) in f.iter().enumerate() {
-            b[p + 4 * j..p + 4 * j + 4].copy_from_slice(&v.to_le_bytes());
-        }
-        off += bytes.len();
-    }
-    for (_, bytes, _) in segs {
-        b.extend_from_slice(bytes);
-    }
-    b
-}
-
-pub(crate) fn mle_segment(mle_end: u32) -> Vec<u8> {
-    let mut seg = vec![0xccu8; 0x3000];
-    let at = 0x1000;
-    seg[at..at + 16].copy_from_slice(&crate::mle::MLE_UUID);
-    let fields = [
-        0x34u32,
-        0x0002_0001,
-        0x100,
-        0,
-        0x1000,
-        mle_end,
-        0x227,
-        0x2000,
-        0x2000 + 511,
-    ];
-    for (j, v) in fields.iter().enumerate() {
-        seg[at + 16 + 4 * j..at + 20 + 4 * j].copy_from_slice(&v.to_le_bytes());
-    }
-    seg[0x2000..0x2200].fill(0);
-    seg
-}
-
 #[test]
 fn mle_hash_covers_header_and_cmdline_and_zero_fill() {
-    let img = elf(&[(0x80_0000, mle_segment(0x4000), 0x5000)]);
+    let img = elf(&[(0x80_0000, mle_segment(0x4000, 0x227), 0x5000)]);
     let mle = MleImage::load(&img).unwrap();
     assert_eq!(mle.header.offset, 0x1000);
     let a = mle.hash(Some(b"x=1"), &[HashAlg::Sha1]);
     let b = mle.hash(Some(b"x=2"), &[HashAlg::Sha1]);
     assert_ne!(a, b);
     // Reproduce by hand: [0x1000, 0x4000) with the cmdline patched and .bss zero.
-    let mut flat = mle_segment(0x4000);
+    let mut flat = mle_segment(0x4000, 0x227);
     flat.resize(0x5000, 0);
     flat[0x2000..0x2003].copy_from_slice(b"x=1");
     assert_eq!(a[0].1, HashAlg::Sha1.digest(&flat[0x1000..0x4000]));
@@ -367,24 +305,24 @@ fn mle_hash_covers_header_and_cmdline_and_zero_fill() {
 #[test]
 fn hostile_elves_fail_with_clear_errors() {
     let overlapping = elf(&[
-        (0x1000, mle_segment(0x3000), 0x3000),
+        (0x1000, mle_segment(0x3000, 0x227), 0x3000),
         (0x2000, vec![1; 16], 16),
     ]);
     let e = MleImage::load(&overlapping).unwrap_err().to_string();
     assert!(e.contains("overlap"), "{e}");
-    let huge = elf(&[(0, mle_segment(0x3000), 0xffff_0000)]);
+    let huge = elf(&[(0, mle_segment(0x3000, 0x227), 0xffff_0000)]);
     let e = MleImage::load(&huge).unwrap_err().to_string();
     assert!(e.contains("span"), "{e}");
-    let mut no_uuid = mle_segment(0x3000);
+    let mut no_uuid = mle_segment(0x3000, 0x227);
     no_uuid[0x1000] ^= 1;
     let e = MleImage::load(&elf(&[(0, no_uuid, 0x3000)]))
         .unwrap_err()
         .to_string();
     assert!(e.contains("UUID"), "{e}");
-    let past_end = elf(&[(0, mle_segment(0x9000), 0x3000)]);
+    let past_end = elf(&[(0, mle_segment(0x9000, 0x227), 0x3000)]);
     let e = MleImage::load(&past_end).unwrap_err().to_string();
     assert!(e.contains("MleEnd"), "{e}");
-    let mut lying = elf(&[(0, mle_segment(0x3000), 0x3000)]);
+    let mut lying = elf(&[(0, mle_segment(0x3000, 0x227), 0x3000)]);
     lying[44] = 0xff;
     lying[45] = 0xff;
     let e = MleImage::load(&lying).unwrap_err().to_string();
