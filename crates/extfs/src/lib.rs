@@ -6,4 +6,5 @@
 
 pub mod build;
 pub mod disk;
+pub mod read;
 pub mod sink;
