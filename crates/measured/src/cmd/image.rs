@@ -191,7 +191,7 @@ pub fn run(cmd: ImageCommand, ctx: &Ctx) -> anyhow::Result<Status> {
                 bar.set_message(s.to_string());
             };
             let report =
-                image::bundle::build(&spec, &a.out, epoch, &disk::ToolsDisk { epoch }, &step)?;
+                image::bundle::build(&spec, &a.out, epoch, &disk::ExtDisk { epoch }, &step)?;
             bar.finish_and_clear();
             if ctx.json {
                 ctx.print_json(&report)?;
