@@ -137,6 +137,9 @@ pub struct Commit {
     pub files_hashed: u64,
 }
 
+/// A callback told of every [`Phase`].
+type Observer = Box<dyn FnMut(&Phase)>;
+
 /// A build in progress of the bundle directory at `target`.
 pub struct BundleBuilder {
     target: PathBuf,
@@ -146,7 +149,7 @@ pub struct BundleBuilder {
     reports: Vec<StepReport>,
     stat: StatCache,
     removed_stale: Vec<PathBuf>,
-    observer: Option<Box<dyn FnMut(&Phase)>>,
+    observer: Option<Observer>,
     committed: bool,
     _lock: File,
 }
