@@ -8,6 +8,7 @@ if [ "$(id -u)" = 0 ]; then
 else
   sudo bash ci/install-oracles.sh
 fi
+bash ci/fetch-testdata.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace --no-fail-fast "$@"

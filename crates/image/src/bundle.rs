@@ -1,0 +1,495 @@
+//! The bundle directory: disk image, dom0 kernel and initrd, VM definitions
+//! and `bundle.json`, built in a temporary directory beside the target and
+//! renamed into place, so an interrupted or failed build leaves nothing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use fstree::{Content, Kind, NamePath, Tree};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::edit::{self, InitSystem};
+use crate::error::ImageError;
+use crate::initramfs::{self, ModuleFile};
+use crate::kernel::parse_bzimage;
+use crate::modules::{ModulesDep, modinfo_depends, module_name};
+use crate::spec::{DiskOutput, InitramfsMode, Spec};
+use crate::{elf, hostdir};
+
+/// Writes the edited tree as a filesystem inside a disk image.
+pub trait DiskWriter {
+    /// Write `tree` as `spec.fs_type` filling a `spec.disk_size_mib` disk in
+    /// `spec.format` to `out` (a new file in the bundle's temp directory).
+    fn write_disk(&self, tree: &Tree, spec: &Spec, out: &Path) -> Result<(), String>;
+}
+
+/// One file that went in or came out.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FileRecord {
+    /// Path (inputs) or name in the bundle (outputs).
+    pub path: String,
+    /// Size in bytes (for directories: total file bytes).
+    pub size: u64,
+    /// SHA-256, hex (for directories: of the sorted tree manifest).
+    pub sha256: String,
+}
+
+/// `bundle.json`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct BundleReport {
+    /// VM name.
+    pub name: String,
+    /// Kernel release found in the bzImage header.
+    pub kernel_release: String,
+    /// Init system found in the rootfs.
+    pub init_system: InitSystem,
+    /// Modules in the initramfs, in load order (empty if none).
+    pub initramfs_modules: Vec<String>,
+    /// Whether `modules.dep` was derived from `.modinfo` (package had none).
+    pub modules_dep_generated: bool,
+    /// The effective spec.
+    pub spec: Spec,
+    /// Inputs.
+    pub inputs: Vec<FileRecord>,
+    /// Outputs (everything in the bundle but `bundle.json`).
+    pub outputs: Vec<FileRecord>,
+}
+
+fn sha_file(path: &Path) -> Result<FileRecord, ImageError> {
+    let data = std::fs::read(path).map_err(ImageError::io(path))?;
+    Ok(FileRecord {
+        path: path.display().to_string(),
+        size: data.len() as u64,
+        sha256: hex::encode(Sha256::digest(&data)),
+    })
+}
+
+/// A digest of a tree: every path with its mode, owner and content hash.
+fn sha_tree(tree: &Tree, label: &Path) -> Result<FileRecord, ImageError> {
+    let mut h = Sha256::new();
+    let mut size = 0;
+    for (p, id) in tree.walk() {
+        let ino = tree.inode(id);
+        h.update(
+            format!(
+                "{p}\0{:o}\0{}\0{}\0",
+                ino.mode(),
+                ino.meta.uid,
+                ino.meta.gid
+            )
+            .as_bytes(),
+        );
+        match &ino.kind {
+            Kind::File(c) => {
+                let d = c.read_all().map_err(ImageError::io(label))?;
+                size += d.len() as u64;
+                h.update(Sha256::digest(&d));
+            }
+            Kind::Symlink(t) => h.update(t),
+            _ => {}
+        }
+        h.update(b"\n");
+    }
+    Ok(FileRecord {
+        path: label.display().to_string(),
+        size,
+        sha256: hex::encode(h.finalize()),
+    })
+}
+
+fn read_input(path: &Path, what: &str) -> Result<Vec<u8>, ImageError> {
+    if !path.exists() {
+        return Err(ImageError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, format!("{what} not found")),
+        });
+    }
+    std::fs::read(path).map_err(ImageError::io(path))
+}
+
+fn load_rootfs(spec: &Spec, epoch: i64) -> Result<Tree, ImageError> {
+    let md = std::fs::metadata(&spec.rootfs).map_err(ImageError::io(&spec.rootfs))?;
+    if md.is_dir() {
+        return hostdir::load(&spec.rootfs, epoch);
+    }
+    Err(ImageError::Rootfs {
+        path: spec.rootfs.display().to_string(),
+        msg: "ext image and tar rootfs inputs need the rootfs reader, which this build does not have yet; give a directory".into(),
+    })
+}
+
+/// Rough bytes the tree needs on an ext filesystem with 4 KiB blocks.
+fn tree_bytes(tree: &Tree) -> u64 {
+    let mut n = 0;
+    for (_, id) in tree.walk() {
+        n += 256; // inode
+        n += match &tree.inode(id).kind {
+            Kind::File(c) => c.len().div_ceil(4096) * 4096,
+            Kind::Dir(_) => 4096,
+            _ => 0,
+        };
+    }
+    n
+}
+
+struct Modules {
+    dep: ModulesDep,
+    builtin: Vec<String>,
+    generated: bool,
+}
+
+fn load_modules(
+    tree: &mut Tree,
+    dir: &Path,
+    release: &str,
+    epoch: i64,
+) -> Result<Modules, ImageError> {
+    let base_name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+    if base_name.as_deref() != Some(release) {
+        return Err(ImageError::Modules {
+            path: dir.to_path_buf(),
+            msg: format!("modules directory is not named after the kernel release {release}"),
+        });
+    }
+    let at = NamePath::parse(format!("/lib/modules/{release}")).expect("valid");
+    hostdir::load_into(tree, dir, &at, epoch)?;
+    let builtin = std::fs::read_to_string(dir.join("modules.builtin"))
+        .map(|t| t.lines().map(module_name).collect())
+        .unwrap_or_default();
+    let dep_file = dir.join("modules.dep");
+    if dep_file.exists() {
+        let text = std::fs::read_to_string(&dep_file).map_err(ImageError::io(&dep_file))?;
+        return Ok(Modules {
+            dep: ModulesDep::parse(&text, &dep_file)?,
+            builtin,
+            generated: false,
+        });
+    }
+    // Debian leaves modules.dep to depmod at install time: derive it.
+    let mut dep = ModulesDep::default();
+    let mod_root = tree.lookup(&at).expect("just loaded");
+    let mut stack = vec![(mod_root, String::new())];
+    while let Some((id, rel)) = stack.pop() {
+        let Some(entries) = tree.entries(id) else {
+            continue;
+        };
+        for (name, &child) in entries {
+            let name = String::from_utf8_lossy(name);
+            let path = if rel.is_empty() {
+                name.to_string()
+            } else {
+                format!("{rel}/{name}")
+            };
+            match &tree.inode(child).kind {
+                Kind::Dir(_) => stack.push((child, path)),
+                Kind::File(c) if name.ends_with(".ko") => {
+                    let host = dir.join(&path);
+                    let data = c.read_all().map_err(ImageError::io(&host))?;
+                    dep.insert(path, modinfo_depends(&data, &host)?);
+                }
+                _ => {}
+            }
+        }
+    }
+    edit::put_file(
+        tree,
+        &format!("/lib/modules/{release}/modules.dep"),
+        Content::bytes(dep.to_text()),
+        0o644,
+        epoch,
+    )?;
+    Ok(Modules {
+        dep,
+        builtin,
+        generated: true,
+    })
+}
+
+fn disk_file_name(spec: &Spec) -> String {
+    let ext = match spec.format {
+        DiskOutput::Raw => "img",
+        _ => "vhd",
+    };
+    format!("{}.{ext}", spec.name)
+}
+
+/// Build the bundle for `spec` at `out`. `epoch` is `SOURCE_DATE_EPOCH`.
+pub fn build(
+    spec: &Spec,
+    out: &Path,
+    epoch: i64,
+    disk: &dyn DiskWriter,
+    step: &dyn Fn(&str),
+) -> Result<BundleReport, ImageError> {
+    spec.validate()?;
+    step("kernel");
+    let kernel = read_input(&spec.kernel, "kernel")?;
+    let bz = parse_bzimage(&kernel, &spec.kernel)?;
+    let release = bz.release.clone();
+    let mut inputs = vec![sha_file(&spec.kernel)?];
+
+    step("rootfs");
+    let mut tree = load_rootfs(spec, epoch)?;
+    inputs.push(sha_tree(&tree, &spec.rootfs)?);
+
+    step("modules");
+    let modules = match &spec.modules {
+        Some(dir) => {
+            if !dir.is_dir() {
+                return Err(ImageError::Modules {
+                    path: dir.clone(),
+                    msg: "modules directory not found".into(),
+                });
+            }
+            let m = load_modules(&mut tree, dir, &release, epoch)?;
+            let mut sub = Tree::new(hostdir::meta(0o755, epoch));
+            hostdir::load_into(&mut sub, dir, &NamePath::root(), epoch)?;
+            inputs.push(sha_tree(&sub, dir)?);
+            Some(m)
+        }
+        None => None,
+    };
+
+    step("initramfs");
+    let mut initramfs_modules = Vec::new();
+    let initrd: Option<Vec<u8>> = if let Some(p) = &spec.initrd {
+        inputs.push(sha_file(p)?);
+        Some(read_input(p, "initrd")?)
+    } else {
+        let mut loadable = Vec::new();
+        if let Some(m) = &modules {
+            for want in &spec.root_modules {
+                let n = want.replace('-', "_");
+                if m.dep.path_of(&n).is_some() {
+                    loadable.push(n);
+                } else if !m.builtin.contains(&n) {
+                    return Err(ImageError::Modules {
+                        path: spec.modules.clone().unwrap_or_default(),
+                        msg: format!("root_modules: {want} is neither a module nor built in"),
+                    });
+                }
+            }
+        }
+        let wanted = match spec.initramfs {
+            InitramfsMode::Never => false,
+            InitramfsMode::Always => true,
+            InitramfsMode::Auto => !loadable.is_empty(),
+        };
+        if wanted {
+            let busybox = match &spec.busybox {
+                Some(p) => {
+                    inputs.push(sha_file(p)?);
+                    read_input(p, "busybox")?
+                }
+                None => {
+                    let (_, id) = edit::resolve(&tree, "/bin/busybox").ok_or_else(|| ImageError::Rootfs {
+                        path: "/bin/busybox".into(),
+                        msg: "the initramfs needs a static busybox: none in the rootfs and no `busybox` in the spec".into(),
+                    })?;
+                    match &tree.inode(id).kind {
+                        Kind::File(c) => c.read_all().map_err(ImageError::io(&spec.rootfs))?,
+                        _ => {
+                            return Err(ImageError::Rootfs {
+                                path: "/bin/busybox".into(),
+                                msg: "not a regular file".into(),
+                            });
+                        }
+                    }
+                }
+            };
+            match elf::is_static(&busybox) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(ImageError::Field {
+                        field: "busybox",
+                        msg: "busybox is dynamically linked; the initramfs needs a static one"
+                            .into(),
+                    });
+                }
+                Err(e) => {
+                    return Err(ImageError::Field {
+                        field: "busybox",
+                        msg: format!("not an executable: {e}"),
+                    });
+                }
+            }
+            let m = modules.as_ref().ok_or_else(|| ImageError::Field {
+                field: "modules",
+                msg: "initramfs = \"always\" needs the kernel's modules".into(),
+            })?;
+            let refs: Vec<&str> = loadable.iter().map(String::as_str).collect();
+            let order = m.dep.load_order(&refs).map_err(|msg| ImageError::Modules {
+                path: spec.modules.clone().unwrap_or_default(),
+                msg,
+            })?;
+            let mut files = Vec::new();
+            for path in &order {
+                let np = NamePath::parse(format!("/lib/modules/{release}/{path}"))?;
+                let id = tree.lookup(&np).ok_or_else(|| ImageError::Modules {
+                    path: PathBuf::from(path),
+                    msg: "listed in modules.dep but missing".into(),
+                })?;
+                let Kind::File(c) = &tree.inode(id).kind else {
+                    return Err(ImageError::Modules {
+                        path: PathBuf::from(path),
+                        msg: "not a regular file".into(),
+                    });
+                };
+                files.push(ModuleFile {
+                    path: path.clone(),
+                    data: c.read_all().map_err(ImageError::io(path))?,
+                });
+            }
+            initramfs_modules = order;
+            let mtime = u32::try_from(epoch.max(0)).unwrap_or(u32::MAX);
+            Some(
+                initramfs::build(&busybox, &release, &files, mtime)
+                    .map_err(ImageError::io("initramfs"))?,
+            )
+        } else {
+            None
+        }
+    };
+
+    step("edit rootfs");
+    edit::install_kernel(
+        &mut tree,
+        &release,
+        Content::bytes(kernel.clone()),
+        initrd.clone().map(Content::bytes),
+        epoch,
+    )?;
+    let init_system = edit::console_getty(&mut tree, &spec.console, spec.baud, epoch)?;
+    edit::fstab_root(&mut tree, &spec.fs_type, epoch)?;
+
+    let need = tree_bytes(&tree);
+    let have = spec.disk_size_mib << 20;
+    if need > have * 9 / 10 {
+        return Err(ImageError::Field {
+            field: "disk_size_mib",
+            msg: format!(
+                "the rootfs needs about {} MiB with kernel and modules; a {} MiB disk is too small",
+                need.div_ceil(1 << 20) * 10 / 9 + 1,
+                spec.disk_size_mib
+            ),
+        });
+    }
+
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(ImageError::io(parent))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".measured-image-")
+        .tempdir_in(parent)
+        .map_err(ImageError::io(parent))?;
+
+    step("disk");
+    let disk_name = disk_file_name(spec);
+    disk.write_disk(&tree, spec, &tmp.path().join(&disk_name))
+        .map_err(|msg| ImageError::Io {
+            path: tmp.path().join(&disk_name),
+            source: std::io::Error::other(msg),
+        })?;
+
+    step("vm definitions");
+    let dom0 = spec
+        .dom0_dir
+        .clone()
+        .unwrap_or_else(|| format!("/storage/{}", spec.name));
+    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    files.insert(format!("vmlinuz-{release}"), kernel);
+    if let Some(i) = &initrd {
+        files.insert(format!("initrd.img-{release}"), i.clone());
+    }
+    let def = vmdef::VmDef {
+        name: spec.name.clone(),
+        uuid: spec.uuid(),
+        memory_mib: spec.memory_mib,
+        vcpus: spec.vcpus,
+        virt_type: spec.virt_type,
+        kernel: format!("{dom0}/vmlinuz"),
+        kernel_in_disk: "/vmlinuz".into(),
+        initrd: initrd.as_ref().map(|_| format!("{dom0}/initrd.img")),
+        initrd_in_disk: initrd.as_ref().map(|_| "/initrd.img".into()),
+        cmdline: spec.cmdline(),
+        disk_path: format!("{dom0}/{disk_name}"),
+        disk_format: if spec.format == DiskOutput::Raw {
+            vmdef::DiskFormat::Raw
+        } else {
+            vmdef::DiskFormat::Vhd
+        },
+        flask_label: spec.flask_label.clone(),
+        service_tag: spec
+            .service_tag
+            .clone()
+            .unwrap_or_else(|| spec.name.clone()),
+    };
+    files.insert(
+        format!("{}.cfg", spec.name),
+        vmdef::xl::xl_cfg(&def)?.into_bytes(),
+    );
+    files.insert(
+        format!("{}.xml", spec.name),
+        vmdef::libvirt::domain_xml(&def)?.into_bytes(),
+    );
+    files.insert(
+        "openxt-create.sh".into(),
+        vmdef::openxt::xec_script(&def)?.into_bytes(),
+    );
+    files.insert(
+        format!("service-{}.json", def.service_tag),
+        vmdef::openxt::template_json(&def)?.into_bytes(),
+    );
+    for (name, data) in &files {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, data).map_err(ImageError::io(&p))?;
+    }
+    let mut outputs = vec![];
+    for name in files.keys().chain(std::iter::once(&disk_name)) {
+        let mut r = sha_file(&tmp.path().join(name))?;
+        r.path = name.clone();
+        outputs.push(r);
+    }
+    outputs.sort_by(|a, b| a.path.cmp(&b.path));
+    let report = BundleReport {
+        name: spec.name.clone(),
+        kernel_release: release,
+        init_system,
+        initramfs_modules,
+        modules_dep_generated: modules.as_ref().is_some_and(|m| m.generated),
+        spec: spec.clone(),
+        inputs,
+        outputs,
+    };
+    let json = serde_json::to_string_pretty(&report).expect("report serialises") + "\n";
+    let bj = tmp.path().join("bundle.json");
+    std::fs::write(&bj, json).map_err(ImageError::io(&bj))?;
+
+    step("rename");
+    if out.exists() {
+        if !out.join("bundle.json").exists() {
+            return Err(ImageError::Io {
+                path: out.to_path_buf(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "exists and is not a bundle; refusing to replace it",
+                ),
+            });
+        }
+        std::fs::remove_dir_all(out).map_err(ImageError::io(out))?;
+    }
+    let kept = tmp.keep();
+    std::fs::set_permissions(&kept, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .map_err(ImageError::io(&kept))?;
+    std::fs::rename(&kept, out).map_err(|e| {
+        let _ = std::fs::remove_dir_all(&kept);
+        ImageError::Io {
+            path: out.to_path_buf(),
+            source: e,
+        }
+    })?;
+    Ok(report)
+}

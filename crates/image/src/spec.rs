@@ -1,0 +1,234 @@
+//! The service-VM spec: a TOML file (unknown keys refused) whose every
+//! field can also be given as a command-line flag.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use vmdef::VirtType;
+
+use crate::error::ImageError;
+
+/// Output disk format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum DiskOutput {
+    /// Dynamic VHD as `vhd-util create` writes it (OpenXT, XenServer).
+    #[default]
+    VhdTap,
+    /// Dynamic VHD as `qemu-img create -f vpc` writes it.
+    VhdQemu,
+    /// Fixed VHD.
+    VhdFixed,
+    /// Raw image.
+    Raw,
+}
+
+/// When to build an initramfs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum InitramfsMode {
+    /// When any of the root-disk modules is a loadable module.
+    #[default]
+    Auto,
+    /// Always.
+    Always,
+    /// Never (the kernel has the drivers built in).
+    Never,
+}
+
+/// The service VM to build. Paths are relative to the spec file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// VM name; also names the disk file.
+    pub name: String,
+    /// Root filesystem: directory (ext image and tar once those readers land).
+    pub rootfs: PathBuf,
+    /// Kernel bzImage.
+    pub kernel: PathBuf,
+    /// Its modules: the `lib/modules/<version>` directory.
+    pub modules: Option<PathBuf>,
+    /// An initrd to ship instead of generating one.
+    pub initrd: Option<PathBuf>,
+    /// A static busybox for the initramfs (default: the rootfs's).
+    pub busybox: Option<PathBuf>,
+    /// Whether to generate the initramfs.
+    #[serde(default)]
+    pub initramfs: InitramfsMode,
+    /// Modules the initramfs loads to reach the root disk.
+    #[serde(default = "default_root_modules")]
+    pub root_modules: Vec<String>,
+    /// Kernel command line (default `root=/dev/xvda rw console=<console>`).
+    pub cmdline: Option<String>,
+    /// Disk size in MiB.
+    pub disk_size_mib: u64,
+    /// Filesystem type: ext2, ext3 or ext4.
+    #[serde(default = "default_fs")]
+    pub fs_type: String,
+    /// Disk output format.
+    #[serde(default)]
+    pub format: DiskOutput,
+    /// Console device: `hvc0`, or `xvc0` for 2.6.18-era XenLinux.
+    #[serde(default = "default_console")]
+    pub console: String,
+    /// Console baud rate.
+    #[serde(default = "default_baud")]
+    pub baud: u32,
+    /// Memory in MiB.
+    #[serde(default = "default_memory")]
+    pub memory_mib: u32,
+    /// Virtual CPUs.
+    #[serde(default = "default_vcpus")]
+    pub vcpus: u32,
+    /// PV or PVH.
+    #[serde(default)]
+    pub virt_type: VirtType,
+    /// OpenXT flask label.
+    #[serde(default = "default_flask")]
+    pub flask_label: String,
+    /// OpenXT service tag (VM type; template `service-<tag>`).
+    pub service_tag: Option<String>,
+    /// Fixed UUID (default: derived from the name).
+    pub uuid: Option<String>,
+    /// dom0 directory the disk and kernel live in (default `/storage/<name>`).
+    pub dom0_dir: Option<String>,
+}
+
+fn default_root_modules() -> Vec<String> {
+    ["xen_blkfront", "virtio_pci", "virtio_blk", "virtio_console"]
+        .map(String::from)
+        .to_vec()
+}
+fn default_fs() -> String {
+    "ext3".into()
+}
+fn default_console() -> String {
+    "hvc0".into()
+}
+fn default_baud() -> u32 {
+    115200
+}
+fn default_memory() -> u32 {
+    128
+}
+fn default_vcpus() -> u32 {
+    1
+}
+fn default_flask() -> String {
+    "system_u:system_r:ndvm_t".into()
+}
+
+impl Spec {
+    /// Read a spec file; relative paths become relative to its directory.
+    pub fn load(path: &Path) -> Result<Spec, ImageError> {
+        let text = std::fs::read_to_string(path).map_err(ImageError::io(path))?;
+        let mut spec: Spec = toml::from_str(&text).map_err(|e| ImageError::Spec {
+            path: path.to_path_buf(),
+            msg: e.to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        spec.rebase(base);
+        Ok(spec)
+    }
+
+    /// Make relative input paths relative to `base`.
+    pub fn rebase(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.rootfs);
+        fix(&mut self.kernel);
+        for p in [&mut self.modules, &mut self.initrd, &mut self.busybox]
+            .into_iter()
+            .flatten()
+        {
+            fix(p);
+        }
+    }
+
+    /// Check values the type system does not.
+    pub fn validate(&self) -> Result<(), ImageError> {
+        let field = |field, msg: &str| ImageError::Field {
+            field,
+            msg: msg.into(),
+        };
+        if !matches!(self.fs_type.as_str(), "ext2" | "ext3" | "ext4") {
+            return Err(field("fs_type", "expected ext2, ext3 or ext4"));
+        }
+        if !matches!(self.console.as_str(), "hvc0" | "xvc0") {
+            return Err(field("console", "expected hvc0 or xvc0"));
+        }
+        if !(4..=2_088_960).contains(&self.disk_size_mib) {
+            return Err(field("disk_size_mib", "expected 4 MiB to 2040 GiB"));
+        }
+        if self.initrd.is_some() && self.initramfs == InitramfsMode::Always {
+            return Err(field(
+                "initrd",
+                "an initrd was given and initramfs = \"always\": pick one",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The kernel command line in effect.
+    pub fn cmdline(&self) -> String {
+        self.cmdline
+            .clone()
+            .unwrap_or_else(|| format!("root=/dev/xvda rw console={}", self.console))
+    }
+
+    /// The VM's UUID: given, or a name-based one (stable across builds).
+    pub fn uuid(&self) -> String {
+        if let Some(u) = &self.uuid {
+            return u.clone();
+        }
+        use sha2::Digest;
+        let h = sha2::Sha256::digest(format!("measured service vm {}", self.name).as_bytes());
+        let mut b: [u8; 16] = h[..16].try_into().expect("16 bytes");
+        b[6] = (b[6] & 0x0f) | 0x50; // version 5-style, name-based
+        b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
+        let x = hex::encode(b);
+        format!(
+            "{}-{}-{}-{}-{}",
+            &x[..8],
+            &x[8..12],
+            &x[12..16],
+            &x[16..20],
+            &x[20..]
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_refused_with_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.toml");
+        std::fs::write(
+            &p,
+            "name='a'\nrootfs='r'\nkernel='k'\ndisk_size_mib=64\nmemroy_mib=3\n",
+        )
+        .unwrap();
+        let e = Spec::load(&p).unwrap_err().to_string();
+        assert!(e.contains("memroy_mib") && e.contains("s.toml"), "{e}");
+    }
+
+    #[test]
+    fn defaults_and_relative_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.toml");
+        std::fs::write(&p, "name='a'\nrootfs='r'\nkernel='k'\ndisk_size_mib=64\n").unwrap();
+        let s = Spec::load(&p).unwrap();
+        assert_eq!(s.rootfs, dir.path().join("r"));
+        assert_eq!(s.cmdline(), "root=/dev/xvda rw console=hvc0");
+        assert_eq!(s.format, DiskOutput::VhdTap);
+        assert_eq!(s.fs_type, "ext3");
+        assert_eq!(s.uuid(), s.uuid());
+        s.validate().unwrap();
+    }
+}
