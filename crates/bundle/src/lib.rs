@@ -25,6 +25,7 @@ mod builder;
 mod digest;
 mod error;
 mod manifest;
+pub mod spec;
 mod statcache;
 mod swap;
 
