@@ -131,6 +131,19 @@ impl Spec {
         Ok(spec)
     }
 
+    /// Build a spec from an already-merged TOML table (spec file plus flag
+    /// overrides); `label` names the source in errors, `base` anchors paths.
+    pub fn from_table(table: toml::Table, base: &Path, label: &Path) -> Result<Spec, ImageError> {
+        let mut spec: Spec = table
+            .try_into()
+            .map_err(|e: toml::de::Error| ImageError::Spec {
+                path: label.to_path_buf(),
+                msg: e.to_string(),
+            })?;
+        spec.rebase(base);
+        Ok(spec)
+    }
+
     /// Make relative input paths relative to `base`.
     pub fn rebase(&mut self, base: &Path) {
         let fix = |p: &mut PathBuf| {

@@ -1,0 +1,45 @@
+//! Where a built filesystem goes: any store that takes writes at byte
+//! offsets in any order and reads untouched regions as zeros.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+
+/// A random-access byte store for a filesystem image. Regions never written
+/// must read as zeros (a sparse file, a VHD with unallocated blocks).
+pub trait BlockSink {
+    /// Make the store exactly `len` bytes long, zero-filled.
+    fn set_len(&mut self, len: u64) -> io::Result<()>;
+    /// Write `data` at byte `offset`.
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()>;
+}
+
+/// A file: truncated to the image size first so unwritten blocks stay holes.
+impl BlockSink for File {
+    fn set_len(&mut self, len: u64) -> io::Result<()> {
+        File::set_len(self, 0)?;
+        File::set_len(self, len)
+    }
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.write_all_at(data, offset)
+    }
+}
+
+/// An in-memory image, for small filesystems and tests.
+impl BlockSink for Vec<u8> {
+    fn set_len(&mut self, len: u64) -> io::Result<()> {
+        let len = usize::try_from(len).map_err(|_| io::Error::other("image too big for memory"))?;
+        self.clear();
+        self.resize(len, 0);
+        Ok(())
+    }
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        let o = usize::try_from(offset).map_err(|_| io::Error::other("offset too big"))?;
+        let end = o
+            .checked_add(data.len())
+            .filter(|&e| e <= self.len())
+            .ok_or_else(|| io::Error::other("write past the end of the image"))?;
+        self[o..end].copy_from_slice(data);
+        Ok(())
+    }
+}
