@@ -1,2 +1,33 @@
 //! Intel TXT and tboot: SINIT ACMs, the MLE, tboot policies, and prediction
-//! of the DRTM PCRs (17, 18, 19) a measured launch will produce.
+//! of the DRTM PCRs (17, 18, 19) a measured launch will produce, computed
+//! from the artifacts themselves on a machine other than the one launched.
+//!
+//! The byte-level rules follow the MLE Developer's Guide and tboot's
+//! sources; see `docs/drtm.md` for what is verified against which tool.
+
+pub mod acm;
+pub mod error;
+pub mod hexser;
+pub mod mle;
+pub mod module;
+pub mod policy;
+pub mod predict;
+pub mod profile;
+pub mod sinit;
+pub mod version;
+mod view;
+
+pub use acm::Acm;
+pub use error::{Error, Result};
+pub use hexser::Hex;
+pub use mle::{MleHeader, MleImage};
+pub use policy::TbPolicy;
+pub use predict::{
+    Event, LaunchInputs, ModuleData, ModuleInput, PcrValues, PolicySource, Prediction, predict,
+    predict_with_progress, replay,
+};
+pub use profile::{ExtPolicy, PcrMapping, Profile, TpmFamily};
+pub use version::TbootVersion;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,60 @@
+//! Errors as data: every parse failure names the structure, the field and
+//! the byte offset, so a user can find the bad byte with a hex dump.
+
+/// Everything that can go wrong reading TXT/tboot artifacts or predicting.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input ends before a field does.
+    #[error("{what}: {field} at offset {offset:#x} needs {need} bytes but only {have} remain")]
+    Truncated {
+        /// The structure being read (`ACM header`, `tb_policy`, ...).
+        what: &'static str,
+        /// The field that did not fit.
+        field: &'static str,
+        /// Byte offset of the field in the input.
+        offset: usize,
+        /// Bytes the field needs.
+        need: usize,
+        /// Bytes left from `offset`.
+        have: usize,
+    },
+    /// A field holds a value we cannot accept.
+    #[error("{what}: {field} at offset {offset:#x}: {msg}")]
+    BadField {
+        /// The structure being read.
+        what: &'static str,
+        /// The offending field.
+        field: &'static str,
+        /// Byte offset of the field in the input.
+        offset: usize,
+        /// What was found and what was expected.
+        msg: String,
+    },
+    /// A structural problem that is not tied to one field.
+    #[error("{what}: {msg}")]
+    Invalid {
+        /// The structure being read.
+        what: &'static str,
+        /// What is wrong.
+        msg: String,
+    },
+    /// A gzip stream could not be decompressed.
+    #[error("{what}: gzip stream is corrupt: {source}")]
+    Gzip {
+        /// What was being decompressed.
+        what: &'static str,
+        /// The decoder's error.
+        source: std::io::Error,
+    },
+    /// Reading an input file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// Shorthand for this crate's results.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
