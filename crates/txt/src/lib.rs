@@ -14,6 +14,7 @@ pub mod policy;
 pub mod predict;
 pub mod profile;
 pub mod sinit;
+pub mod synth;
 pub mod version;
 mod view;
 

@@ -47,7 +47,7 @@ pub struct MleHeader {
 }
 
 /// A tboot (or other MLE) image loaded the way the boot loader lays it out.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct MleImage {
     /// Bytes backed by the file; everything from here to `len` is zero.
     data: Vec<u8>,
@@ -73,6 +73,16 @@ pub fn maybe_gunzip(bytes: &[u8], what: &'static str, limit: u64) -> Result<Vec<
         Ok(out)
     } else {
         Ok(bytes.to_vec())
+    }
+}
+
+impl std::fmt::Debug for MleImage {
+    // The image is megabytes; its header and size say what matters.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MleImage")
+            .field("len", &self.len)
+            .field("header", &self.header)
+            .finish_non_exhaustive()
     }
 }
 

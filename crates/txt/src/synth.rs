@@ -1,0 +1,181 @@
+//! Synthetic SINIT ACM files laid out per MLE DG Appendix A, for tests,
+//! fuzz seeds and swtpm launches (no real SINIT ships with Debian).
+
+use crate::acm::{ACM_INFO_UUID, HEADER_V0, HEADER_V3};
+
+/// What to put in a synthetic ACM.
+#[derive(Debug, Clone)]
+pub struct AcmSpec {
+    /// `HEADER_V0` (RSA-2048) or `HEADER_V3` (RSA-3072).
+    pub header_version: u32,
+    /// Info-table capabilities.
+    pub capabilities: u32,
+    /// Info-table version (>= 5 adds the TPM info list).
+    pub info_version: u8,
+    /// TPM info capabilities dword.
+    pub tpm_caps: u32,
+    /// TPM info algorithm ids.
+    pub tpm_algs: Vec<u16>,
+    /// Bytes of "code" after the info table (changes the signed hash).
+    pub code: Vec<u8>,
+    /// Zero padding appended past `Size*4`.
+    pub padding: usize,
+}
+
+impl Default for AcmSpec {
+    fn default() -> Self {
+        AcmSpec {
+            header_version: HEADER_V0,
+            capabilities: 0x0000_0201,
+            info_version: 5,
+            tpm_caps: 0x0000_004a,
+            tpm_algs: vec![0x0004, 0x000b],
+            code: b"synthetic SINIT code".to_vec(),
+            padding: 0,
+        }
+    }
+}
+
+fn put(b: &mut [u8], off: usize, v: &[u8]) {
+    b[off..off + v.len()].copy_from_slice(v);
+}
+
+/// Build the ACM file bytes.
+pub fn build_acm(s: &AcmSpec) -> Vec<u8> {
+    let (header_len, key_size) = if s.header_version == HEADER_V3 {
+        (224u32, 96u32)
+    } else {
+        (161u32, 64u32)
+    };
+    let scratch_size = if s.header_version == HEADER_V3 {
+        208u32
+    } else {
+        143u32
+    };
+    let ua = ((header_len + scratch_size) * 4) as usize;
+    let cl = ua + 0x60;
+    let pl = cl + 4 + 16;
+    let tl = pl + 4 + 24;
+    let code_at = tl + 6 + 2 * s.tpm_algs.len();
+    let size = (code_at + s.code.len()).div_ceil(4) * 4;
+    let mut b = vec![0u8; size + s.padding];
+    put(&mut b, 0, &2u16.to_le_bytes());
+    put(&mut b, 4, &header_len.to_le_bytes());
+    put(&mut b, 8, &s.header_version.to_le_bytes());
+    put(&mut b, 12, &0xb006u16.to_le_bytes());
+    put(&mut b, 14, &0x8000u16.to_le_bytes());
+    put(&mut b, 16, &0x8086u32.to_le_bytes());
+    put(&mut b, 20, &0x2024_0131u32.to_le_bytes());
+    put(&mut b, 24, &((size / 4) as u32).to_le_bytes());
+    put(&mut b, 28, &3u16.to_le_bytes());
+    put(&mut b, 30, &1u16.to_le_bytes());
+    put(&mut b, 52, &0x1234u32.to_le_bytes());
+    put(&mut b, 120, &key_size.to_le_bytes());
+    put(&mut b, 124, &scratch_size.to_le_bytes());
+    for i in 0..key_size as usize * 4 {
+        b[128 + i] = (i as u8).wrapping_mul(7).wrapping_add(1);
+    }
+    if s.header_version == HEADER_V0 {
+        put(
+            &mut b,
+            128 + key_size as usize * 4,
+            &0x10001u32.to_le_bytes(),
+        );
+    }
+    put(&mut b, ua, &ACM_INFO_UUID);
+    b[ua + 16] = 1;
+    b[ua + 17] = s.info_version;
+    put(&mut b, ua + 18, &48u16.to_le_bytes());
+    put(&mut b, ua + 20, &(cl as u32).to_le_bytes());
+    put(&mut b, ua + 24, &7u32.to_le_bytes());
+    put(&mut b, ua + 28, &0x0002_0001u32.to_le_bytes());
+    put(&mut b, ua + 32, &s.capabilities.to_le_bytes());
+    b[ua + 36] = 0x23;
+    put(&mut b, ua + 37, &[1, 2, 3]);
+    put(&mut b, ua + 40, &(pl as u32).to_le_bytes());
+    put(&mut b, ua + 44, &(tl as u32).to_le_bytes());
+    put(&mut b, cl, &1u32.to_le_bytes());
+    put(&mut b, cl + 4, &1u32.to_le_bytes());
+    put(&mut b, cl + 8, &0x8086u16.to_le_bytes());
+    put(&mut b, cl + 10, &0xa14du16.to_le_bytes());
+    put(&mut b, cl + 12, &0x1u16.to_le_bytes());
+    put(&mut b, pl, &1u32.to_le_bytes());
+    put(&mut b, pl + 4, &0x50650u32.to_le_bytes());
+    put(&mut b, pl + 8, &0x0fff_3ff0u32.to_le_bytes());
+    put(&mut b, tl, &s.tpm_caps.to_le_bytes());
+    put(&mut b, tl + 4, &(s.tpm_algs.len() as u16).to_le_bytes());
+    for (i, a) in s.tpm_algs.iter().enumerate() {
+        put(&mut b, tl + 6 + 2 * i, &a.to_le_bytes());
+    }
+    put(&mut b, code_at, &s.code);
+    b
+}
+
+/// A minimal ELF32 i386 executable with the given PT_LOAD segments
+/// (paddr, file bytes, memsz).
+pub fn elf(segs: &[(u32, Vec<u8>, u32)]) -> Vec<u8> {
+    let phoff = 52usize;
+    let data_at = phoff + 32 * segs.len();
+    let mut b = vec![0u8; data_at];
+    b[..4].copy_from_slice(b"\x7fELF");
+    b[4] = 1;
+    b[5] = 1;
+    b[6] = 1;
+    b[16..18].copy_from_slice(&2u16.to_le_bytes());
+    b[18..20].copy_from_slice(&3u16.to_le_bytes());
+    b[20..24].copy_from_slice(&1u32.to_le_bytes());
+    b[28..32].copy_from_slice(&(phoff as u32).to_le_bytes());
+    b[42..44].copy_from_slice(&32u16.to_le_bytes());
+    b[44..46].copy_from_slice(&(segs.len() as u16).to_le_bytes());
+    let mut off = data_at;
+    for (i, (paddr, bytes, memsz)) in segs.iter().enumerate() {
+        let p = phoff + 32 * i;
+        let f = [
+            1u32,
+            off as u32,
+            *paddr,
+            *paddr,
+            bytes.len() as u32,
+            *memsz,
+            7,
+            0x1000,
+        ];
+        for (j, v) in f.iter().enumerate() {
+            b[p + 4 * j..p + 4 * j + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        off += bytes.len();
+    }
+    for (_, bytes, _) in segs {
+        b.extend_from_slice(bytes);
+    }
+    b
+}
+
+/// A 12 KiB segment with an MLE header at 0x1000 (MleStart 0x1000, the
+/// given MleEnd and capabilities, a 512-byte cmdline buffer at 0x2000).
+pub fn mle_segment(mle_end: u32, caps: u32) -> Vec<u8> {
+    let mut seg = vec![0xccu8; 0x3000];
+    let at = 0x1000;
+    seg[at..at + 16].copy_from_slice(&crate::mle::MLE_UUID);
+    let fields = [
+        0x34u32,
+        0x0002_0001,
+        0x100,
+        0,
+        0x1000,
+        mle_end,
+        0x227,
+        0x2000,
+        0x2000 + 511,
+    ];
+    for (j, v) in fields.iter().enumerate() {
+        seg[at + 16 + 4 * j..at + 20 + 4 * j].copy_from_slice(&v.to_le_bytes());
+    }
+    seg[0x2000..0x2200].fill(0);
+    seg
+}
+
+/// A tboot-like `ELF` with one segment at 0x800000 and `.bss` past the file bytes.
+pub fn tboot_like_elf(caps: u32) -> Vec<u8> {
+    elf(&[(0x80_0000, mle_segment(0x3000, caps), 0x5000)])
+}

@@ -1,0 +1,71 @@
+//! Helpers shared by the integration tests: finding shared test data,
+//! running oracle tools, decoding base64.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// `shared/testdata` beside the repository (CI), else `/work/shared/testdata`.
+pub fn testdata() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for anc in here.ancestors() {
+        let p = anc.join("shared/testdata");
+        if p.is_dir() {
+            return p;
+        }
+    }
+    let p = PathBuf::from("/work/shared/testdata");
+    assert!(
+        p.is_dir(),
+        "shared/testdata not found near {} nor at /work/shared",
+        here.display()
+    );
+    p
+}
+
+/// Run an oracle; the test fails (never skips) if it is missing or fails.
+pub fn run(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("oracle {cmd} not runnable ({e}); run ci/install-oracles.sh"));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Decode standard base64 (whitespace ignored).
+pub fn base64(s: &str) -> Vec<u8> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in s.bytes() {
+        let Some(v) = val(c) else { continue };
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+/// Hex bytes separated by spaces, as tboot's tools print them.
+pub fn spaced_hex(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().concat()
+}
