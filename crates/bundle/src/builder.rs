@@ -1,0 +1,511 @@
+//! [`BundleBuilder`]: runs steps into a staging bundle, reusing what the
+//! previous bundle already has, then swaps the result in.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest as _, Sha256};
+
+use crate::digest::ContentDigest;
+use crate::error::BundleError;
+use crate::manifest::{MANIFEST_PATH, Manifest, OutputRecord, StepRecord};
+use crate::statcache::StatCache;
+use crate::swap;
+
+/// Where a step's input comes from.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A file outside the bundle, keyed by its content.
+    File(PathBuf),
+    /// Parameters (a spec section, a command line), keyed by these bytes.
+    Bytes(Vec<u8>),
+    /// A bundle-relative file an earlier step of this build produced.
+    Output(String),
+}
+
+/// One step: a name, the inputs its result depends on, and what it writes.
+#[derive(Debug, Clone)]
+pub struct StepSpec {
+    name: String,
+    version: u32,
+    inputs: Vec<(String, Input)>,
+    produces: Vec<String>,
+}
+
+impl StepSpec {
+    /// A step named `name` (unique within a build).
+    pub fn new(name: impl Into<String>) -> Self {
+        StepSpec {
+            name: name.into(),
+            version: 0,
+            inputs: Vec::new(),
+            produces: Vec::new(),
+        }
+    }
+
+    /// The version of the code behind the step: bump it when the step's
+    /// output for the same inputs changes, so old records are not reused.
+    pub fn version(mut self, v: u32) -> Self {
+        self.version = v;
+        self
+    }
+
+    /// Depend on the content of a file.
+    pub fn file(mut self, label: impl Into<String>, path: impl Into<PathBuf>) -> Self {
+        self.inputs.push((label.into(), Input::File(path.into())));
+        self
+    }
+
+    /// Depend on parameter bytes.
+    pub fn bytes(mut self, label: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Self {
+        self.inputs.push((label.into(), Input::Bytes(bytes.into())));
+        self
+    }
+
+    /// Depend on a file an earlier step wrote into the bundle.
+    pub fn output(mut self, rel: impl Into<String>) -> Self {
+        let rel = rel.into();
+        self.inputs.push((rel.clone(), Input::Output(rel)));
+        self
+    }
+
+    /// Declare a bundle-relative file the step must write. Files a step
+    /// writes are recorded whether declared or not; declared ones are checked.
+    pub fn produces(mut self, rel: impl Into<String>) -> Self {
+        self.produces.push(rel.into());
+        self
+    }
+
+    /// The step's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Whether a step ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// Same key as in the previous bundle: its outputs were taken over.
+    Reused,
+    /// The step ran, for these reasons (changed input labels, or why the
+    /// previous record could not be used).
+    Built {
+        /// Human-readable reasons, e.g. `input kernel changed`.
+        reasons: Vec<String>,
+    },
+}
+
+/// What happened to one step.
+#[derive(Debug, Clone)]
+pub struct StepReport {
+    /// The step's name.
+    pub name: String,
+    /// Ran or reused.
+    pub outcome: StepOutcome,
+    /// Its outputs, bundle-relative.
+    pub outputs: BTreeMap<String, OutputRecord>,
+}
+
+/// Milestones of a build, for progress display and for tests that kill a
+/// build at a given point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// A step is about to run (not reported for reused steps).
+    StepStarted(String),
+    /// A step finished (ran or reused).
+    StepDone(String),
+    /// Every step is done and the staging bundle is complete.
+    Staged,
+    /// The new bundle is in place; the old one is still at the staging path.
+    Swapped,
+    /// The old bundle is removed.
+    Done,
+}
+
+/// The result of [`BundleBuilder::commit`].
+#[derive(Debug)]
+pub struct Commit {
+    /// `false` when nothing changed and the existing bundle was kept as is.
+    pub replaced: bool,
+    /// Every step, in order.
+    pub steps: Vec<StepReport>,
+    /// Leftovers of interrupted runs removed at the start.
+    pub removed_stale: Vec<PathBuf>,
+    /// How many files had to be read to compute digests (the rest came from
+    /// the stat cache).
+    pub files_hashed: u64,
+}
+
+/// A callback told of every [`Phase`].
+type Observer = Box<dyn FnMut(&Phase)>;
+
+/// A build in progress of the bundle directory at `target`.
+pub struct BundleBuilder {
+    target: PathBuf,
+    staging: PathBuf,
+    old: Option<Manifest>,
+    new: Manifest,
+    reports: Vec<StepReport>,
+    stat: StatCache,
+    removed_stale: Vec<PathBuf>,
+    observer: Option<Observer>,
+    committed: bool,
+    _lock: File,
+}
+
+impl std::fmt::Debug for BundleBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BundleBuilder")
+            .field("target", &self.target)
+            .field("staging", &self.staging)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BundleBuilder {
+    /// Start building the bundle at `target` (a directory, existing or not;
+    /// its parent is created). Takes the bundle's lock, removes leftovers of
+    /// killed runs and reads the previous bundle's step records.
+    pub fn open(target: &Path) -> Result<Self, BundleError> {
+        let target = std::path::absolute(target).map_err(|source| BundleError::Io {
+            path: target.to_path_buf(),
+            what: "resolve",
+            source,
+        })?;
+        let (Some(parent), Some(name)) = (target.parent(), target.file_name()) else {
+            return Err(BundleError::BadTarget(target));
+        };
+        let name = name.to_string_lossy().into_owned();
+        std::fs::create_dir_all(parent).map_err(|source| BundleError::Io {
+            path: parent.to_path_buf(),
+            what: "create",
+            source,
+        })?;
+        let lock = swap::lock(parent, &name)?;
+        let removed_stale = swap::remove_stale(parent, &name)?;
+        let staging = tempfile::Builder::new()
+            .prefix(&format!(
+                "{}{}-",
+                swap::staging_prefix(&name),
+                std::process::id()
+            ))
+            .tempdir_in(parent)
+            .map_err(|source| BundleError::Io {
+                path: parent.to_path_buf(),
+                what: "create staging directory in",
+                source,
+            })?
+            .keep();
+        let old = if target.is_dir() {
+            Manifest::load(&target)
+        } else {
+            None
+        };
+        let stat = StatCache::load(parent.join(format!(".{name}.statcache.json")));
+        Ok(BundleBuilder {
+            target,
+            staging,
+            old,
+            new: Manifest::new(),
+            reports: Vec::new(),
+            stat,
+            removed_stale,
+            observer: None,
+            committed: false,
+            _lock: lock,
+        })
+    }
+
+    /// Call `f` at every [`Phase`].
+    pub fn on_phase(&mut self, f: impl FnMut(&Phase) + 'static) {
+        self.observer = Some(Box::new(f));
+    }
+
+    fn phase(&mut self, p: Phase) {
+        if let Some(o) = self.observer.as_mut() {
+            o(&p);
+        }
+    }
+
+    /// The directory steps write into (the bundle being assembled).
+    pub fn staging_dir(&self) -> &Path {
+        &self.staging
+    }
+
+    /// Where the bundle will be.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// The record of a file an earlier step of this build produced.
+    pub fn output(&self, rel: &str) -> Option<&OutputRecord> {
+        self.new.output(rel)
+    }
+
+    /// The content digest of a file outside the bundle (stat-cached).
+    pub fn digest_file(&mut self, path: &Path) -> Result<ContentDigest, BundleError> {
+        Ok(self.stat.digest(path)?.0)
+    }
+
+    /// Run a step, or reuse its outputs from the previous bundle when its key
+    /// is unchanged. `run` gets the staging directory and must write the
+    /// step's outputs there (bundle-relative paths, new files only).
+    pub fn step<E: From<BundleError>>(
+        &mut self,
+        spec: StepSpec,
+        run: impl FnOnce(&Path) -> Result<(), E>,
+    ) -> Result<StepOutcome, E> {
+        if self.new.steps.contains_key(&spec.name) {
+            return Err(BundleError::DuplicateStep(spec.name).into());
+        }
+        let inputs = self.input_digests(&spec)?;
+        let key = step_key(&spec, &inputs);
+
+        let old = self
+            .old
+            .as_ref()
+            .and_then(|m| m.steps.get(&spec.name))
+            .cloned();
+        let mut reasons = Vec::new();
+        match &old {
+            None => reasons.push("new step".to_string()),
+            Some(rec) if rec.key == key => match self.take_over(rec)? {
+                None => {
+                    self.finish(spec.name, rec.clone(), StepOutcome::Reused);
+                    return Ok(StepOutcome::Reused);
+                }
+                Some(why) => reasons.push(why),
+            },
+            Some(rec) => {
+                for (label, d) in &inputs {
+                    match rec.inputs.get(label) {
+                        Some(o) if o == d => {}
+                        Some(_) => reasons.push(format!("{label} changed")),
+                        None => reasons.push(format!("{label} is new")),
+                    }
+                }
+                for label in rec.inputs.keys() {
+                    if !inputs.contains_key(label) {
+                        reasons.push(format!("{label} was removed"));
+                    }
+                }
+                if reasons.is_empty() {
+                    reasons.push("step version changed".to_string());
+                }
+            }
+        }
+
+        self.phase(Phase::StepStarted(spec.name.clone()));
+        let before = list_files(&self.staging, &spec.name)?;
+        run(&self.staging)?;
+        let after = list_files(&self.staging, &spec.name)?;
+        for rel in &spec.produces {
+            if !after.contains(rel) {
+                return Err(BundleError::MissingOutput {
+                    step: spec.name,
+                    output: rel.clone(),
+                }
+                .into());
+            }
+        }
+        let mut outputs = BTreeMap::new();
+        for rel in after.difference(&before) {
+            let (sha256, size) = ContentDigest::of_file(&self.staging.join(rel))?;
+            outputs.insert(rel.clone(), OutputRecord { sha256, size });
+        }
+        let outcome = StepOutcome::Built { reasons };
+        let rec = StepRecord {
+            key,
+            inputs,
+            outputs,
+        };
+        self.finish(spec.name, rec, outcome.clone());
+        Ok(outcome)
+    }
+
+    fn finish(&mut self, name: String, rec: StepRecord, outcome: StepOutcome) {
+        self.reports.push(StepReport {
+            name: name.clone(),
+            outcome,
+            outputs: rec.outputs.clone(),
+        });
+        self.new.steps.insert(name.clone(), rec);
+        self.phase(Phase::StepDone(name));
+    }
+
+    fn input_digests(
+        &mut self,
+        spec: &StepSpec,
+    ) -> Result<BTreeMap<String, ContentDigest>, BundleError> {
+        let mut out = BTreeMap::new();
+        for (label, input) in &spec.inputs {
+            let d = match input {
+                Input::File(p) => self.stat.digest(p)?.0,
+                Input::Bytes(b) => ContentDigest::of_bytes(b),
+                Input::Output(rel) => {
+                    self.new
+                        .output(rel)
+                        .ok_or_else(|| BundleError::UnknownOutput {
+                            step: spec.name.clone(),
+                            output: rel.clone(),
+                        })?
+                        .sha256
+                }
+            };
+            out.insert(label.clone(), d);
+        }
+        Ok(out)
+    }
+
+    /// Link a reusable step's outputs from the previous bundle into staging.
+    /// Returns why they cannot be reused, if so.
+    fn take_over(&mut self, rec: &StepRecord) -> Result<Option<String>, BundleError> {
+        for (rel, o) in &rec.outputs {
+            let from = self.target.join(rel);
+            match self.stat.digest(&from) {
+                Ok((d, _)) if d == o.sha256 => {}
+                Ok(_) => return Ok(Some(format!("{rel} in the previous bundle was modified"))),
+                Err(_) => return Ok(Some(format!("{rel} is missing from the previous bundle"))),
+            }
+        }
+        for rel in rec.outputs.keys() {
+            let from = self.target.join(rel);
+            let to = self.staging.join(rel);
+            if let Some(dir) = to.parent() {
+                std::fs::create_dir_all(dir).map_err(|source| BundleError::Io {
+                    path: dir.to_path_buf(),
+                    what: "create",
+                    source,
+                })?;
+            }
+            // Files in a bundle are never changed in place (every write is a
+            // new file), so sharing inodes with the previous bundle is safe.
+            if std::fs::hard_link(&from, &to).is_err() {
+                std::fs::copy(&from, &to).map_err(|source| BundleError::Io {
+                    path: from.clone(),
+                    what: "copy from the previous bundle",
+                    source,
+                })?;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Finish the build: keep the previous bundle when nothing changed, else
+    /// write the step records and swap the new bundle in atomically.
+    pub fn commit(mut self) -> Result<Commit, BundleError> {
+        self.phase(Phase::Staged);
+        let unchanged = self.target.is_dir()
+            && self.old.as_ref() == Some(&self.new)
+            && self
+                .reports
+                .iter()
+                .all(|r| r.outcome == StepOutcome::Reused);
+        if unchanged {
+            swap::remove_any(&self.staging)?;
+        } else {
+            let manifest = self.staging.join(MANIFEST_PATH);
+            let dir = manifest.parent().expect("manifest path has a parent");
+            std::fs::create_dir_all(dir)
+                .and_then(|()| std::fs::write(&manifest, self.new.to_bytes()))
+                .map_err(|source| BundleError::Io {
+                    path: manifest.clone(),
+                    what: "write",
+                    source,
+                })?;
+            let exchanged = swap::exchange_or_rename(&self.staging, &self.target)?;
+            self.phase(Phase::Swapped);
+            if exchanged {
+                swap::remove_any(&self.staging)?;
+            }
+            self.stat.forget_under(&self.target);
+        }
+        self.committed = true;
+        for rec in self.new.steps.values() {
+            for (rel, o) in &rec.outputs {
+                self.stat.remember(&self.target.join(rel), o.sha256);
+            }
+        }
+        self.stat.save();
+        self.phase(Phase::Done);
+        Ok(Commit {
+            replaced: !unchanged,
+            steps: std::mem::take(&mut self.reports),
+            removed_stale: std::mem::take(&mut self.removed_stale),
+            files_hashed: self.stat.hashed,
+        })
+    }
+}
+
+impl Drop for BundleBuilder {
+    /// A build that fails or is dropped leaves nothing behind.
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = swap::remove_any(&self.staging);
+        }
+    }
+}
+
+/// The key of a step: its name, version and input digests, length-prefixed
+/// so no two different step descriptions hash the same bytes.
+fn step_key(spec: &StepSpec, inputs: &BTreeMap<String, ContentDigest>) -> ContentDigest {
+    let mut h = Sha256::new();
+    let mut field = |b: &[u8]| {
+        h.update((b.len() as u64).to_le_bytes());
+        h.update(b);
+    };
+    field(b"measured-bundle-step-v1");
+    field(spec.name.as_bytes());
+    field(&spec.version.to_le_bytes());
+    for (label, d) in inputs {
+        field(label.as_bytes());
+        field(&d.0);
+    }
+    ContentDigest(h.finalize().into())
+}
+
+/// Every regular file under `root`, bundle-relative with `/` separators,
+/// except the step records.
+fn list_files(root: &Path, step: &str) -> Result<BTreeSet<String>, BundleError> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let rd = std::fs::read_dir(&dir).map_err(|source| BundleError::Io {
+            path: dir.clone(),
+            what: "list",
+            source,
+        })?;
+        for entry in rd {
+            let entry = entry.map_err(|source| BundleError::Io {
+                path: dir.clone(),
+                what: "list",
+                source,
+            })?;
+            let p = entry.path();
+            let ft = entry.file_type().map_err(|source| BundleError::Io {
+                path: p.clone(),
+                what: "stat",
+                source,
+            })?;
+            let rel = p
+                .strip_prefix(root)
+                .expect("walk stays under root")
+                .to_string_lossy()
+                .into_owned();
+            if ft.is_dir() {
+                if rel != ".measured" {
+                    stack.push(p);
+                }
+            } else if ft.is_file() {
+                out.insert(rel);
+            } else {
+                return Err(BundleError::OddFile {
+                    step: step.to_string(),
+                    path: p,
+                });
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,138 @@
+//! A cache of file digests keyed by what `stat` says, so an unchanged input
+//! is not re-read on every run (as git's index does).
+//!
+//! An entry is trusted only while size, mtime, ctime, inode and device all
+//! match. Any mismatch, a missing or unreadable cache, means re-hashing: the
+//! cache can make a run slower or faster, never wrong. It is kept beside the
+//! bundle, not in it, since inode numbers and times differ between machines.
+
+use std::collections::BTreeMap;
+use std::fs::Metadata;
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::ContentDigest;
+use crate::error::BundleError;
+
+/// What `stat` said when the digest was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Stamp {
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+    ino: u64,
+    dev: u64,
+}
+
+impl Stamp {
+    fn of(m: &Metadata) -> Self {
+        Stamp {
+            size: m.len(),
+            mtime_ns: m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
+            ctime_ns: m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128,
+            ino: m.ino(),
+            dev: m.dev(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Entry {
+    stamp: Stamp,
+    sha256: ContentDigest,
+}
+
+/// Digests of files by absolute path, valid while their stamp holds.
+#[derive(Debug, Default)]
+pub(crate) struct StatCache {
+    path: PathBuf,
+    entries: BTreeMap<PathBuf, Entry>,
+    /// How many files were actually read (for reports and tests).
+    pub(crate) hashed: u64,
+}
+
+impl StatCache {
+    /// Load the cache at `path`; a missing or damaged file is an empty cache.
+    pub(crate) fn load(path: PathBuf) -> Self {
+        let entries = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        StatCache {
+            path,
+            entries,
+            hashed: 0,
+        }
+    }
+
+    /// The digest and size of the file at `path`, from the cache when its
+    /// stamp still holds, else by reading it.
+    pub(crate) fn digest(&mut self, path: &Path) -> Result<(ContentDigest, u64), BundleError> {
+        let abs = std::path::absolute(path).map_err(|source| BundleError::Io {
+            path: path.to_path_buf(),
+            what: "resolve",
+            source,
+        })?;
+        let meta = std::fs::metadata(&abs).map_err(|source| BundleError::Io {
+            path: path.to_path_buf(),
+            what: "stat",
+            source,
+        })?;
+        let stamp = Stamp::of(&meta);
+        if let Some(e) = self.entries.get(&abs)
+            && e.stamp == stamp
+        {
+            return Ok((e.sha256, stamp.size));
+        }
+        let (sha256, size) = ContentDigest::of_file(&abs)?;
+        self.hashed += 1;
+        // A file modified while we read it gets a stamp that will not match
+        // next time; take the stamp from before the read.
+        self.entries.insert(abs, Entry { stamp, sha256 });
+        Ok((sha256, size))
+    }
+
+    /// Record a digest we already know (a file we just wrote and hashed).
+    pub(crate) fn remember(&mut self, path: &Path, sha256: ContentDigest) {
+        let Ok(abs) = std::path::absolute(path) else {
+            return;
+        };
+        if let Ok(meta) = std::fs::metadata(&abs) {
+            self.entries.insert(
+                abs,
+                Entry {
+                    stamp: Stamp::of(&meta),
+                    sha256,
+                },
+            );
+        }
+    }
+
+    /// Drop entries under `dir` (a bundle about to be replaced).
+    pub(crate) fn forget_under(&mut self, dir: &Path) {
+        if let Ok(abs) = std::path::absolute(dir) {
+            self.entries.retain(|p, _| !p.starts_with(&abs));
+        }
+    }
+
+    /// Drop entries whose file is gone, then write the cache atomically.
+    /// Failure to save is not an error of the build: it only costs time.
+    pub(crate) fn save(&mut self) {
+        self.entries.retain(|p, _| p.exists());
+        let Some(dir) = self.path.parent() else {
+            return;
+        };
+        let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) else {
+            return;
+        };
+        let Ok(bytes) = serde_json::to_vec(&self.entries) else {
+            return;
+        };
+        if tmp.write_all(&bytes).is_ok() {
+            let _ = tmp.persist(&self.path);
+        }
+    }
+}

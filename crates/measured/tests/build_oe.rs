@@ -1,0 +1,185 @@
+//! The OpenEmbedded class `contrib/oe/measured-image.bbclass`: its shell
+//! functions pass `bash -n` and `shellcheck`, its spec writer emits TOML
+//! that says what the variables say, and every variable is documented.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn class_text() -> String {
+    std::fs::read_to_string(repo().join("contrib/oe/measured-image.bbclass")).unwrap()
+}
+
+/// The class's shell functions (`name() {` ... `}` at column 0; python
+/// functions are skipped), as (name, text).
+fn shell_functions(class: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut cur: Option<(String, String)> = None;
+    for line in class.lines() {
+        if let Some((_, body)) = cur.as_mut() {
+            body.push_str(line);
+            body.push('\n');
+            if line == "}" {
+                out.push(cur.take().unwrap());
+            }
+            continue;
+        }
+        if let Some(name) = line.strip_suffix("() {")
+            && !name.starts_with("python")
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            cur = Some((name.to_string(), format!("{line}\n")));
+        }
+    }
+    assert!(cur.is_none(), "unterminated shell function");
+    out
+}
+
+/// Upper-case `${VAR}` references: bitbake expands them before the shell
+/// runs; for the checkers they become shell variables set in a prologue.
+fn bitbake_vars(text: &str) -> BTreeSet<String> {
+    let mut vars = BTreeSet::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("${") {
+        rest = &rest[i + 2..];
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+            .collect();
+        if !name.is_empty() && rest[name.len()..].starts_with('}') {
+            vars.insert(name);
+        }
+    }
+    vars
+}
+
+/// A POSIX sh script: the bitbake variables given `values` (or a
+/// placeholder), bitbake's log helpers, then the class's shell functions.
+fn script(values: &[(&str, &str)]) -> String {
+    let class = class_text();
+    let funcs = shell_functions(&class);
+    let mut s = String::from("#!/bin/sh\nset -e\n");
+    for v in bitbake_vars(&funcs.iter().map(|f| f.1.as_str()).collect::<String>()) {
+        let val = values
+            .iter()
+            .find(|(k, _)| *k == v)
+            .map(|(_, x)| *x)
+            .unwrap_or("/placeholder");
+        s.push_str(&format!("{v}='{}'\n", val.replace('\'', "'\\''")));
+    }
+    s.push_str("bbfatal() { echo \"ERROR: $*\" >&2; exit 1; }\n");
+    s.push_str("bbnote() { echo \"NOTE: $*\" >&2; }\n");
+    for (_, f) in &funcs {
+        s.push_str(f);
+    }
+    s
+}
+
+#[test]
+fn class_has_the_deploy_task_after_image_complete() {
+    let class = class_text();
+    let names: Vec<_> = shell_functions(&class).into_iter().map(|f| f.0).collect();
+    assert!(
+        names.contains(&"do_image_measured".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"measured_write_spec".to_string()),
+        "{names:?}"
+    );
+    assert!(class.contains("addtask do_image_measured after do_image_complete before do_build"));
+}
+
+#[test]
+fn class_shell_passes_bash_n_and_shellcheck() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("measured-image.sh");
+    std::fs::write(&path, script(&[])).unwrap();
+    let out = Command::new("bash")
+        .arg("-n")
+        .arg(&path)
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "bash -n: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // bitbake runs shell tasks with /bin/sh: check as POSIX sh.
+    let out = Command::new("shellcheck")
+        .args(["--shell=sh", "--severity=style"])
+        .arg(&path)
+        .output()
+        .expect("shellcheck is installed (ci/install-oracles.sh)");
+    assert!(
+        out.status.success(),
+        "shellcheck:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn spec_writer_escapes_values_into_valid_toml() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("spec.toml");
+    let cmdline = r#"console=hvc0 root=/dev/xvda quiet x="a\b""#;
+    let mut s = script(&[
+        ("MEASURED_VM_NAME", "svc \"one\""),
+        ("MEASURED_ROOTFS", "/deploy/core-image-minimal.ext4"),
+        ("MEASURED_KERNEL", "/deploy/bzImage"),
+        ("MEASURED_MODULES", ""),
+        ("MEASURED_CMDLINE", cmdline),
+        ("MEASURED_MEMORY", "128"),
+        ("MEASURED_VCPUS", "2"),
+        ("MEASURED_DISK_FORMAT", "vhd"),
+        ("MEASURED_DISK_SIZE", ""),
+        ("MEASURED_PLATFORM", "/conf/platform.toml"),
+        ("MEASURED_SINIT", "/conf/sinit.bin"),
+        ("MEASURED_TBOOT", "/deploy/tboot.gz"),
+        ("MEASURED_TBOOT_CMDLINE", "logging=serial,memory"),
+        ("MEASURED_VL_POLICY", "default"),
+        ("MEASURED_PCRS", "sha256:17,18,19"),
+        ("PN", "core-image-minimal"),
+    ]);
+    s.push_str(&format!("measured_write_spec '{}'\n", spec.display()));
+    let out = Command::new("sh").arg("-c").arg(&s).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&spec).unwrap();
+    let v: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(v["name"].as_str(), Some("svc \"one\""));
+    assert_eq!(v["kernel"]["cmdline"].as_str(), Some(cmdline));
+    assert!(
+        v["kernel"].get("modules").is_none(),
+        "empty MODULES omitted"
+    );
+    assert_eq!(v["memory"].as_integer(), Some(128));
+    assert_eq!(v["launch"]["tboot"].as_str(), Some("/deploy/tboot.gz"));
+    let mods = v["launch"]["modules"].as_array().unwrap();
+    assert_eq!(mods[0]["cmdline"].as_str(), Some(cmdline));
+    assert_eq!(v["policy"]["pcrs"].as_str(), Some("sha256:17,18,19"));
+}
+
+#[test]
+fn every_class_variable_is_documented() {
+    let class = class_text();
+    let docs = std::fs::read_to_string(repo().join("docs/build.md")).unwrap();
+    let mut n = 0;
+    for line in class.lines() {
+        if let Some((name, _)) = line.split_once(" ?= ") {
+            n += 1;
+            assert!(
+                docs.contains(&format!("`{name}`")),
+                "{name} is not documented in docs/build.md"
+            );
+        }
+    }
+    assert!(n >= 10, "found only {n} variables");
+}
