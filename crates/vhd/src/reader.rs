@@ -212,9 +212,6 @@ impl Vhd {
                     ),
                 });
             }
-            if parent.footer.current_size < vhd.footer.current_size {
-                // Reads past the parent's end come back as zeros; that is fine.
-            }
             vhd.parent = Some(Box::new(parent));
         }
         Ok(vhd)
@@ -285,7 +282,7 @@ impl Vhd {
             ));
         }
         let bat_len = h.max_table_entries as u64 * 4;
-        let bat_end = h.table_offset.checked_add(bat_len).unwrap_or(u64::MAX);
+        let bat_end = h.table_offset.saturating_add(bat_len);
         if h.table_offset % SECTOR != 0 || bat_end > self.file_len {
             return Err(field(
                 &path,
