@@ -489,10 +489,16 @@ fn atomically<T>(out: &Path, body: impl FnOnce(File, &Path) -> Result<T>) -> Res
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| os_err(dir, e))?;
+    // Ordinary image permissions (the umask still applies), not 0600.
+    let tmp = tempfile::Builder::new()
+        .prefix(".vhd-tmp")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .tempfile_in(dir)
+        .map_err(|e| os_err(dir, e))?;
     let file = tmp.reopen().map_err(|e| os_err(tmp.path(), e))?;
     let v = body(file, out)?;
-    tmp.as_file().sync_all().ok();
+    // No fsync: like qemu-img, durability is left to the caller; the
+    // rename alone guarantees no half-written file under the final name.
     tmp.persist(out).map_err(|e| os_err(out, e.error))?;
     Ok(v)
 }
