@@ -1,342 +1,475 @@
-//! `vhd check`: every rule a strict reader (vhd-util check, QEMU, Hyper-V)
-//! applies, each violation named with its offset.
+//! `vhd check`: every rule `vhd-util check` enforces (and a few more),
+//! each broken rule reported as a [`Violation`] naming the field and offset.
+//! Unlike [`crate::Vhd::open`], the checker keeps going after a problem.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use crate::batmap::{BatmapHeader, creator_has_batmap, map_checksum, map_sectors};
-use crate::dynamic::{DynamicHeader, HEADER_LEN, UNALLOCATED};
-use crate::footer::{DiskType, FOOTER_LEN, Footer, be32, checksum};
-use crate::geometry::{Geometry, MAX_SIZE};
+use serde::Serialize;
 
-/// One rule a VHD breaks.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+use crate::format::{
+    BAT_UNUSED, BATMAP_COOKIE, BatmapHeader, DiskType, DynamicHeader, FEATURES_RESERVED,
+    FOOTER_COOKIE, FOOTER_SIZE, Footer, HEADER_COOKIE, HEADER_SIZE, MAX_SIZE, SECTOR, VERSION_1_0,
+};
+use crate::geometry::Geometry;
+use crate::{Error, Result};
+
+/// One broken rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Violation {
-    /// Byte offset of the offending field or structure.
+    /// Absolute offset of the offending bytes.
     pub offset: u64,
-    /// What is wrong.
-    pub message: String,
+    /// The field, e.g. `footer.checksum` or `bat[3]`.
+    pub field: String,
+    /// What is wrong and what was expected.
+    pub problem: String,
 }
 
-struct Findings(Vec<Violation>);
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at {:#x}: {}", self.field, self.offset, self.problem)
+    }
+}
 
-impl Findings {
-    fn add(&mut self, offset: u64, message: impl Into<String>) {
-        self.0.push(Violation {
+struct Checker {
+    out: Vec<Violation>,
+}
+
+impl Checker {
+    fn add(&mut self, offset: u64, field: impl Into<String>, problem: impl Into<String>) {
+        self.out.push(Violation {
             offset,
-            message: message.into(),
+            field: field.into(),
+            problem: problem.into(),
         });
     }
 }
 
-/// Read `n` bytes at `at`, or `None` when they are not all in the file
-/// (checked before allocating, so a lying length costs nothing).
-fn read(f: &File, at: u64, n: usize) -> Option<Vec<u8>> {
-    let len = f.metadata().ok()?.len();
-    if at.checked_add(n as u64)? > len {
-        return None;
-    }
-    let mut b = vec![0u8; n];
-    f.read_exact_at(&mut b, at).ok().map(|_| b)
+fn read(file: &File, off: u64, buf: &mut [u8], len: u64) -> bool {
+    off.checked_add(buf.len() as u64).is_some_and(|e| e <= len)
+        && file.read_exact_at(buf, off).is_ok()
 }
 
-/// Check a VHD file; an empty list means no rule is broken.
-pub fn check(path: &Path) -> std::io::Result<Vec<Violation>> {
-    let f = File::open(path)?;
-    let len = f.metadata()?.len();
-    let mut out = Findings(Vec::new());
-    if len < FOOTER_LEN as u64 {
-        out.add(
+/// Check the image at `path`; an empty list means it is valid. Only I/O
+/// errors opening the file are returned as `Err`.
+pub fn check_file(path: &Path) -> Result<Vec<Violation>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut c = Checker { out: Vec::new() };
+    if len < 512 {
+        c.add(
             0,
-            format!("file is {len} bytes, shorter than a footer (512)"),
+            "file",
+            format!("{len} bytes: too short to hold a 512-byte footer"),
         );
-        return Ok(out.0);
+        return Ok(c.out);
     }
-    let fat = len - FOOTER_LEN as u64;
-    let raw = read(&f, fat, FOOTER_LEN).expect("length checked");
-    let Some(footer) = check_footer(&raw, fat, &mut out) else {
-        return Ok(out.0);
+    let foff = if len % 512 == 511 {
+        len - 511
+    } else {
+        len - 512
     };
-    if footer.disk_type == DiskType::Fixed {
-        if footer.data_offset != u64::MAX {
-            out.add(fat + 16, "fixed disk: data_offset must be all ones");
-        }
-        if footer.current_size != fat {
-            out.add(
-                fat + 48,
+    let mut fb = [0u8; FOOTER_SIZE];
+    file.read_exact_at(&mut fb[..(len - foff) as usize], foff)
+        .map_err(|e| Error::io(path, e))?;
+    let footer = check_footer(&mut c, &fb, foff, "footer");
+    let Some(kind) = footer.kind() else {
+        return Ok(c.out);
+    };
+    if kind == DiskType::Fixed {
+        if foff < footer.current_size {
+            c.add(
+                foff,
+                "file",
                 format!(
-                    "fixed disk: current_size {} differs from the {fat} data bytes before the footer",
-                    footer.current_size
+                    "fixed disk of {} bytes needs a {}-byte file, found {len}",
+                    footer.current_size,
+                    footer.current_size + 512
+                ),
+            );
+        } else if foff > footer.current_size {
+            c.add(
+                footer.current_size,
+                "file",
+                format!(
+                    "{} bytes between the data and the footer",
+                    foff - footer.current_size
                 ),
             );
         }
-        return Ok(out.0);
+        return Ok(c.out);
     }
-    // Dynamic and differencing: the copy at 0 must equal the footer at EOF.
-    match read(&f, 0, FOOTER_LEN) {
-        Some(copy) if copy == raw => {}
-        _ => out.add(
+    // The copy at offset 0 must match the footer at EOF.
+    let mut copy = [0u8; FOOTER_SIZE];
+    if read(&file, 0, &mut copy, len) && copy != fb {
+        c.add(
             0,
-            "footer copy at offset 0 differs from the footer at the end",
-        ),
-    }
-    let ho = footer.data_offset;
-    if ho % 512 != 0 || ho + HEADER_LEN as u64 > fat {
-        out.add(
-            fat + 16,
-            format!("data_offset {ho} does not point at a header inside the file"),
+            "footer copy",
+            "differs from the footer at the end of the file",
         );
-        return Ok(out.0);
     }
-    let hb: [u8; HEADER_LEN] = read(&f, ho, HEADER_LEN)
-        .expect("bounds checked")
-        .try_into()
-        .expect("len");
-    let header = match DynamicHeader::parse(&hb, ho) {
-        Ok(h) => h,
-        Err(e) => {
-            out.add(ho, e.to_string());
-            return Ok(out.0);
-        }
-    };
-    if header.data_offset != u64::MAX {
-        out.add(ho + 8, "dynamic header data_offset must be all ones");
+    let hoff = footer.data_offset;
+    let mut hb = [0u8; HEADER_SIZE];
+    if hoff % SECTOR != 0 || !read(&file, hoff, &mut hb, foff) {
+        c.add(
+            foff + 16,
+            "footer.data_offset",
+            format!("{hoff:#x}: no 1024-byte dynamic header fits there before the footer"),
+        );
+        return Ok(c.out);
     }
-    if header.version != 0x0001_0000 {
-        out.add(
-            ho + 24,
+    let h = DynamicHeader::decode(&hb);
+    if &h.cookie != HEADER_COOKIE {
+        c.add(
+            hoff,
+            "header.cookie",
             format!(
-                "header version {:#010x}, expected 0x00010000",
-                header.version
+                "found {:?}, expected \"cxsparse\"",
+                h.cookie.escape_ascii().to_string()
             ),
         );
     }
-    if hb[60..64] != [0; 4] || hb[768..1024].iter().any(|&b| b != 0) {
-        out.add(ho + 768, "reserved header bytes are not zero");
+    let hc = DynamicHeader::computed_checksum(&hb);
+    if h.checksum != hc {
+        c.add(
+            hoff + 36,
+            "header.checksum",
+            format!("stored {:#010x}, computed {hc:#010x}", h.checksum),
+        );
     }
-    if footer.disk_type == DiskType::Dynamic
-        && (header.parent_uuid != [0; 16] || !header.parent_name.is_empty())
+    if h.data_offset != u64::MAX {
+        c.add(
+            hoff + 8,
+            "header.data_offset",
+            format!("{:#x}, expected all ones", h.data_offset),
+        );
+    }
+    if h.version != VERSION_1_0 {
+        c.add(
+            hoff + 24,
+            "header.version",
+            format!("{:#010x}, expected 0x00010000", h.version),
+        );
+    }
+    if !h.reserved_zero || h.reserved1 != 0 {
+        c.add(hoff + 768, "header.reserved", "not zero");
+    }
+    let bs_ok = h.block_size.is_power_of_two() && h.block_size >= 512;
+    if !bs_ok {
+        c.add(
+            hoff + 32,
+            "header.block_size",
+            format!(
+                "{:#x}: expected a power of two of at least 512",
+                h.block_size
+            ),
+        );
+    }
+    if bs_ok {
+        let need = footer.current_size.div_ceil(h.block_size as u64);
+        if (h.max_table_entries as u64) < need {
+            c.add(
+                hoff + 28,
+                "header.max_table_entries",
+                format!("{}: the disk size needs {need}", h.max_table_entries),
+            );
+        }
+    }
+    if kind != DiskType::Differencing
+        && (h.parent_uuid != [0; 16] || h.locators.iter().any(|l| l.code != 0))
     {
-        out.add(
-            ho + 40,
-            "parent fields set on a dynamic (non-differencing) disk",
+        c.add(
+            hoff + 40,
+            "header.parent",
+            "parent fields set on a non-differencing disk",
         );
     }
-    let bs = header.block_size as u64;
-    let need = footer.current_size.div_ceil(bs);
-    if (header.max_table_entries as u64) < need {
-        out.add(
-            ho + 28,
+    let bat_end = h.table_offset.saturating_add(h.bat_bytes());
+    if h.table_offset % SECTOR != 0 || bat_end > foff {
+        c.add(
+            hoff + 16,
+            "header.table_offset",
             format!(
-                "max_table_entries {} < {need} blocks the size needs",
-                header.max_table_entries
+                "BAT at {:#x}..{bat_end:#x}: expected sector-aligned and before the footer at {foff:#x}",
+                h.table_offset
             ),
         );
+        return Ok(c.out);
     }
-    let bat_off = header.table_offset;
-    let bat_len = header.max_table_entries as u64 * 4;
-    if bat_off % 512 != 0 {
-        out.add(
-            ho + 16,
-            format!("table_offset {bat_off} is not sector aligned"),
+    if h.table_offset < hoff + HEADER_SIZE as u64 && hoff < bat_end {
+        c.add(
+            hoff + 16,
+            "header.table_offset",
+            "BAT overlaps the dynamic header",
         );
     }
-    if bat_off + bat_len > fat {
-        out.add(
-            ho + 16,
-            format!(
-                "BAT [{bat_off}, {}) runs past the footer",
-                bat_off + bat_len
-            ),
-        );
-        return Ok(out.0);
+    let mut raw = vec![0u8; (h.max_table_entries as usize) * 4];
+    if !read(&file, h.table_offset, &mut raw, len) {
+        c.add(h.table_offset, "bat", "cannot be read");
+        return Ok(c.out);
     }
-    let bat_raw = read(&f, bat_off, bat_len as usize).expect("bounds checked");
-    let bat: Vec<u32> = bat_raw.chunks_exact(4).map(|c| be32(c, 0)).collect();
-    // Metadata regions no block may overlap: footer copy, header, BAT (+batmap).
-    let mut meta_end = bat_off + bat_len.div_ceil(512) * 512;
-    let mut batmap = None;
-    if creator_has_batmap(&footer.creator_app, footer.creator_version) {
-        let at = meta_end;
-        match read(&f, at, 512).map(|b| BatmapHeader::parse(&b.try_into().expect("512"), at)) {
-            Some(Ok(h)) => {
-                let want = map_sectors(header.max_table_entries);
-                if h.map_sectors < want {
-                    out.add(
-                        at + 16,
-                        format!("batmap is {} sectors, needs {want}", h.map_sectors),
-                    );
-                }
-                meta_end = h.map_offset + h.map_sectors as u64 * 512;
-                match read(&f, h.map_offset, h.map_sectors as usize * 512) {
-                    Some(map) => {
-                        let c = map_checksum(&map);
-                        if c != h.checksum {
-                            out.add(
-                                at + 24,
-                                format!("batmap checksum {:#010x}, computed {c:#010x}", h.checksum),
-                            );
-                        }
-                        batmap = Some(map);
-                    }
-                    None => out.add(h.map_offset, "batmap runs past the end of the file"),
-                }
-            }
-            Some(Err(e)) => out.add(at, format!("tap creator without a batmap: {e}")),
-            None => out.add(at, "tap creator without a batmap: file ends"),
-        }
+    let bat: Vec<u32> = raw
+        .chunks_exact(4)
+        .map(|x| u32::from_be_bytes(x.try_into().expect("4")))
+        .collect();
+    // Metadata regions no block may touch: footer copy, header, BAT, batmap.
+    let mut meta: Vec<(u64, u64, &str)> = vec![
+        (0, 512, "footer copy"),
+        (hoff, hoff + HEADER_SIZE as u64, "dynamic header"),
+        (h.table_offset, bat_end, "BAT"),
+    ];
+    let batmap = if &footer.creator_app[..3] == b"tap" && footer.creator_version >= 0x0001_0002 {
+        check_batmap(&mut c, &file, len, &footer, &h, bat_end)
+    } else {
+        None
+    };
+    if let Some((bh, _)) = &batmap {
+        meta.push((bat_end, bat_end + 512, "batmap header"));
+        meta.push((
+            bh.map_offset,
+            bh.map_offset + bh.map_sectors as u64 * SECTOR,
+            "batmap",
+        ));
     }
-    let block_bytes = header.bitmap_len() + bs;
-    let mut spans: Vec<(u64, u64, usize)> = Vec::new();
+    for l in h.locators.iter().filter(|l| l.code != 0) {
+        meta.push((
+            l.data_offset,
+            l.data_offset + l.data_space.max(l.data_len) as u64,
+            "parent locator",
+        ));
+    }
+    if !bs_ok {
+        return Ok(c.out);
+    }
+    let bm = h.bitmap_bytes();
+    let span = bm + h.block_size as u64;
+    let mut blocks: Vec<(u64, usize)> = Vec::new();
     for (i, &e) in bat.iter().enumerate() {
-        let at = bat_off + 4 * i as u64;
-        if e == UNALLOCATED {
-            if let Some(map) = &batmap {
-                if map[i / 8] & (0x80 >> (i % 8)) != 0 {
-                    out.add(
-                        at,
-                        format!("block {i} is unallocated but marked full in the batmap"),
-                    );
-                }
-            }
+        if e == BAT_UNUSED {
             continue;
         }
-        if i as u64 >= need {
-            out.add(
+        let at = h.table_offset + 4 * i as u64;
+        let (s, end) = (e as u64 * SECTOR, e as u64 * SECTOR + span);
+        if end > foff {
+            c.add(
                 at,
-                format!("block {i} is allocated past the end of the disk"),
+                format!("bat[{i}]"),
+                format!(
+                    "block at {s:#x}..{end:#x} clobbers the footer at {foff:#x} or runs past EOF"
+                ),
             );
         }
-        let start = e as u64 * 512;
-        let end = start + block_bytes;
-        if start < meta_end {
-            out.add(
-                at,
-                format!("block {i} at {start} overlaps the headers/BAT/batmap (end {meta_end})"),
+        for (ms, me, name) in &meta {
+            if s < *me && *ms < end {
+                c.add(
+                    at,
+                    format!("bat[{i}]"),
+                    format!("block at {s:#x} overlaps the {name}"),
+                );
+            }
+        }
+        blocks.push((s, i));
+    }
+    blocks.sort_unstable();
+    for w in blocks.windows(2) {
+        if w[0].0 + span > w[1].0 {
+            c.add(
+                h.table_offset + 4 * w[1].1 as u64,
+                format!("bat[{}]", w[1].1),
+                format!(
+                    "block at {:#x} overlaps block {} at {:#x}",
+                    w[1].0, w[0].1, w[0].0
+                ),
             );
         }
-        if end > fat {
-            out.add(
-                at,
-                format!("block {i} [{start}, {end}) clobbers the footer at {fat} or lies past EOF"),
-            );
-        }
-        spans.push((start, end, i));
-        if let Some(map) = &batmap {
-            if map[i / 8] & (0x80 >> (i % 8)) != 0 {
-                match read(&f, start, header.bitmap_len() as usize) {
-                    Some(bm) => {
-                        let sectors = (bs / 512) as usize;
-                        let full = (0..sectors).all(|s| bm[s / 8] & (0x80 >> (s % 8)) != 0);
-                        if !full {
-                            out.add(
-                                start,
-                                format!(
-                                    "block {i} is marked full in the batmap but its bitmap is not"
-                                ),
-                            );
-                        }
-                    }
-                    None => out.add(start, format!("block {i}'s bitmap lies past EOF")),
-                }
+    }
+    // Batmap bits claim "fully allocated": the block's bitmap must be all ones.
+    if let Some((_, map)) = &batmap {
+        let full = vec![0xFFu8; (h.block_size as u64 / SECTOR / 8) as usize];
+        let mut bits = vec![0u8; full.len()];
+        for (i, &e) in bat.iter().enumerate() {
+            let set = map.get(i / 8).is_some_and(|b| b & (0x80 >> (i % 8)) != 0);
+            if !set {
+                continue;
+            }
+            if e == BAT_UNUSED {
+                c.add(
+                    bat_end + 512,
+                    format!("batmap[{i}]"),
+                    "set for an unallocated block",
+                );
+                continue;
+            }
+            if read(&file, e as u64 * SECTOR, &mut bits, len) && bits != full {
+                c.add(
+                    e as u64 * SECTOR,
+                    format!("bitmap of block {i}"),
+                    "batmap says fully allocated but the sector bitmap is not all ones",
+                );
             }
         }
     }
-    spans.sort();
-    for w in spans.windows(2) {
-        if w[1].0 < w[0].1 {
-            out.add(
-                w[1].0,
-                format!("blocks {} and {} overlap at {}", w[0].2, w[1].2, w[1].0),
-            );
-        }
-    }
-    Ok(out.0)
+    Ok(c.out)
 }
 
-fn check_footer(raw: &[u8], at: u64, out: &mut Findings) -> Option<Footer> {
-    if &raw[0..8] != b"conectix" {
-        out.add(
+fn check_footer(c: &mut Checker, b: &[u8; FOOTER_SIZE], at: u64, name: &str) -> Footer {
+    let f = Footer::decode(b);
+    let fld = |s: &str| format!("{name}.{s}");
+    if &f.cookie != FOOTER_COOKIE {
+        c.add(
             at,
+            fld("cookie"),
             format!(
-                "footer cookie {:?}, expected \"conectix\"",
-                String::from_utf8_lossy(&raw[0..8])
+                "found {:?}, expected \"conectix\"",
+                f.cookie.escape_ascii().to_string()
             ),
         );
-        return None;
     }
-    let stored = be32(raw, 64);
-    let computed = checksum(raw, 64..68);
-    if stored != computed {
-        out.add(
+    let cs = Footer::computed_checksum(b);
+    if f.checksum != cs {
+        c.add(
             at + 64,
-            format!("footer checksum {stored:#010x}, computed {computed:#010x}"),
+            fld("checksum"),
+            format!("stored {:#010x}, computed {cs:#010x}", f.checksum),
         );
     }
-    // Parse with the checksum repaired so every other field still gets checked.
-    let mut fixed: [u8; FOOTER_LEN] = raw.try_into().expect("512");
-    fixed[64..68].copy_from_slice(&computed.to_be_bytes());
-    let footer = match Footer::parse(&fixed, at) {
-        Ok(f) => f,
-        Err(e) => {
-            out.add(at + 60, e.to_string());
-            return None;
-        }
-    };
-    if footer.features & !0x3 != 0 || footer.features & 0x2 == 0 {
-        out.add(
+    if f.features & !1 != FEATURES_RESERVED {
+        c.add(
             at + 8,
-            format!(
-                "features {:#010x}: only 0x2 (reserved, required) and 0x1 may be set",
-                footer.features
-            ),
+            fld("features"),
+            format!("{:#010x}, expected 0x00000002 (+0x1 temporary)", f.features),
         );
     }
-    if footer.version != 0x0001_0000 {
-        out.add(
+    if f.version != VERSION_1_0 {
+        c.add(
             at + 12,
+            fld("version"),
+            format!("{:#010x}, expected 0x00010000", f.version),
+        );
+    }
+    match f.kind() {
+        None => c.add(
+            at + 60,
+            fld("disk_type"),
+            format!("{}: expected 2, 3 or 4", f.disk_type),
+        ),
+        Some(DiskType::Fixed) if f.data_offset != u64::MAX => c.add(
+            at + 16,
+            fld("data_offset"),
+            format!("{:#x}: a fixed disk needs all ones", f.data_offset),
+        ),
+        _ => {}
+    }
+    if f.current_size > MAX_SIZE || f.current_size % SECTOR != 0 {
+        c.add(
+            at + 48,
+            fld("current_size"),
             format!(
-                "file format version {:#010x}, expected 0x00010000",
-                footer.version
+                "{}: expected a multiple of 512 up to 2040 GiB",
+                f.current_size
             ),
         );
     }
-    if footer.current_size > MAX_SIZE {
-        out.add(
-            at + 48,
-            format!("current_size {} is over 2040 GiB", footer.current_size),
-        );
-    }
-    if footer.current_size % 512 != 0 {
-        out.add(
-            at + 48,
-            format!(
-                "current_size {} is not a whole number of sectors",
-                footer.current_size
-            ),
-        );
-    }
-    let chs = Geometry::for_size(footer.current_size);
-    if footer.geometry.packed() > chs.packed() {
-        out.add(
+    let chs = Geometry::floor(f.current_size);
+    if f.geometry.packed() > chs.packed() && f.geometry != crate::geometry::MAX_GEOMETRY {
+        c.add(
             at + 56,
+            fld("geometry"),
             format!(
-                "geometry {}/{}/{} is larger than the size allows ({}/{}/{})",
-                footer.geometry.cylinders,
-                footer.geometry.heads,
-                footer.geometry.sectors,
+                "{}/{}/{} addresses more than current_size allows ({}/{}/{})",
+                f.geometry.cylinders,
+                f.geometry.heads,
+                f.geometry.sectors,
                 chs.cylinders,
                 chs.heads,
                 chs.sectors
             ),
         );
+    } else if f.geometry == crate::geometry::MAX_GEOMETRY && chs != f.geometry {
+        c.add(
+            at + 56,
+            fld("geometry"),
+            "65535/16/255 marker: vhd-util rejects it as \"geometry too large\"",
+        );
     }
-    if footer.saved_state > 1 || footer.hidden > 1 {
-        out.add(at + 84, "saved_state and hidden must be 0 or 1");
+    if &f.creator_app[..3] == b"tap" && f.creator_version > 0x0001_0003 {
+        c.add(
+            at + 32,
+            fld("creator_version"),
+            format!("{:#010x}: tap images go up to 1.3", f.creator_version),
+        );
     }
-    if raw[86..].iter().any(|&b| b != 0) {
-        out.add(at + 86, "reserved footer bytes are not zero");
+    if f.saved_state > 1 || f.hidden > 1 {
+        c.add(
+            at + 84,
+            fld("saved_state"),
+            "saved state and hidden flags must be 0 or 1",
+        );
     }
-    Some(footer)
+    if !f.reserved_zero {
+        c.add(at + 86, fld("reserved"), "not zero");
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    if f.timestamp as u64 + crate::format::VHD_EPOCH > now + 1800 {
+        c.add(
+            at + 24,
+            fld("timestamp"),
+            "more than 30 minutes in the future",
+        );
+    }
+    f
+}
+
+fn check_batmap(
+    c: &mut Checker,
+    file: &File,
+    len: u64,
+    footer: &Footer,
+    h: &DynamicHeader,
+    at: u64,
+) -> Option<(BatmapHeader, Vec<u8>)> {
+    let mut b = [0u8; 512];
+    if !read(file, at, &mut b, len) || &b[0..8] != BATMAP_COOKIE {
+        c.add(
+            at,
+            "batmap.cookie",
+            "tap creator 1.2+ without a \"tdbatmap\" header after the BAT (vhd-util rejects this)",
+        );
+        return None;
+    }
+    let bh = BatmapHeader::decode(&b);
+    let need = BatmapHeader::sectors_for(h.max_table_entries);
+    if bh.map_sectors < need {
+        c.add(
+            at + 16,
+            "batmap.size",
+            format!("{} sectors, {need} needed for the BAT", bh.map_sectors),
+        );
+    }
+    let mlen = bh.map_sectors as u64 * SECTOR;
+    let mut map = vec![0u8; mlen.min(1 << 24) as usize];
+    if mlen > 1 << 24 || !read(file, bh.map_offset, &mut map, len) {
+        c.add(
+            at + 8,
+            "batmap.offset",
+            format!(
+                "map at {:#x} ({} sectors) is not inside the file",
+                bh.map_offset, bh.map_sectors
+            ),
+        );
+        return None;
+    }
+    let cs = BatmapHeader::map_checksum(&map, footer.current_size, bh.version);
+    if cs != bh.checksum {
+        c.add(
+            at + 24,
+            "batmap.checksum",
+            format!("stored {:#010x}, computed {cs:#010x}", bh.checksum),
+        );
+    }
+    Some((bh, map))
 }

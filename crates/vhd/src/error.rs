@@ -1,80 +1,75 @@
-//! Errors as data: every one names the structure, field and byte offset.
+//! Errors: each names the file, the offset or field, and what was expected.
 
-use std::io;
+use std::path::PathBuf;
 
 /// What went wrong reading or writing a VHD.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// An I/O error, with what we were doing.
-    #[error("{what}: {source}")]
-    Io {
-        /// What we were reading or writing.
-        what: String,
-        /// The underlying error.
-        #[source]
-        source: io::Error,
-    },
-    /// The file ends before a structure we need.
-    #[error("truncated: {what} at offset {offset} needs {need} bytes, the file has {have}")]
-    Truncated {
-        /// The structure.
-        what: &'static str,
-        /// Where it should start.
-        offset: u64,
-        /// How many bytes it needs.
-        need: u64,
-        /// The file length.
-        have: u64,
-    },
-    /// A field holds a value we cannot accept.
-    #[error("{structure}.{field} at offset {offset}: expected {expected}, found {found}")]
-    BadField {
-        /// The structure (`footer`, `dynamic header`, `BAT`, `batmap`, ...).
-        structure: &'static str,
-        /// The field name.
-        field: &'static str,
+    /// A structure field holds a value the format forbids.
+    #[error("{}: {field} at offset {offset:#x}: {problem}", file.display())]
+    Field {
+        /// The image.
+        file: PathBuf,
         /// Absolute byte offset of the field in the file.
         offset: u64,
-        /// What would have been valid.
-        expected: String,
-        /// What the file holds.
-        found: String,
+        /// The field's name, e.g. `footer.cookie`.
+        field: &'static str,
+        /// What was found and what was expected.
+        problem: String,
     },
-    /// A differencing disk's parent cannot be found or does not match.
-    #[error("parent of differencing disk: {0}")]
-    Parent(String),
-    /// A size that no VHD can have.
-    #[error("size {size} bytes: {why}")]
-    BadSize {
-        /// The requested size.
-        size: u64,
-        /// Why it cannot be used.
-        why: &'static str,
+    /// The file ends before a structure it must hold.
+    #[error("{}: truncated: {what} needs bytes {offset:#x}..{end:#x} but the file has {len:#x}", file.display())]
+    Truncated {
+        /// The image.
+        file: PathBuf,
+        /// The structure that does not fit.
+        what: &'static str,
+        /// Where it starts.
+        offset: u64,
+        /// Where it ends.
+        end: u64,
+        /// File length.
+        len: u64,
+    },
+    /// A requested size or option is out of range.
+    #[error("{0}")]
+    Invalid(String),
+    /// The differencing chain could not be followed.
+    #[error("{}: parent: {problem}", file.display())]
+    Parent {
+        /// The child image.
+        file: PathBuf,
+        /// What failed.
+        problem: String,
+    },
+    /// An I/O error on a named file.
+    #[error("{}: {source}", file.display())]
+    Io {
+        /// The file.
+        file: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
     },
 }
 
 impl Error {
-    pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(io::Error) -> Error {
-        let what = what.into();
-        move |source| Error::Io { what, source }
+    /// Wrap an I/O error with the file it happened on.
+    pub fn io(file: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            file: file.into(),
+            source,
+        }
     }
 
-    pub(crate) fn field(
-        structure: &'static str,
-        field: &'static str,
-        offset: u64,
-        expected: impl Into<String>,
-        found: impl Into<String>,
-    ) -> Error {
-        Error::BadField {
-            structure,
-            field,
-            offset,
-            expected: expected.into(),
-            found: found.into(),
+    /// The underlying I/O error, if this is one (for exit-code choice).
+    pub fn as_io(&self) -> Option<&std::io::Error> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
         }
     }
 }
 
-/// Result with this crate's [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+/// Result with [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,42 +1,37 @@
-//! CHS geometry, as the VHD specification's appendix computes it.
+//! CHS geometry as the VHD specification's appendix computes it.
 
-/// Cylinders, heads and sectors per track as stored in the footer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+use serde::Serialize;
+
+/// Cylinders, heads, sectors per track, as stored in the footer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Geometry {
-    /// Cylinders.
+    /// Cylinders (16 bits on disk).
     pub cylinders: u16,
-    /// Heads.
+    /// Heads (8 bits).
     pub heads: u8,
-    /// Sectors per track.
+    /// Sectors per track (8 bits).
     pub sectors: u8,
 }
 
-/// 65535 × 16 × 255 sectors: the largest geometry, also QEMU's
-/// "use current_size" marker.
-pub const MAX_GEOMETRY_SECTORS: u64 = 65535 * 16 * 255;
-
-/// The largest size any VHD reader accepts: 2040 GiB.
-pub const MAX_SIZE: u64 = 0xff00_0000 * 512;
+/// The largest geometry; QEMU's `force_size` uses it to mean "trust current size".
+pub const MAX_GEOMETRY: Geometry = Geometry {
+    cylinders: 65535,
+    heads: 16,
+    sectors: 255,
+};
 
 impl Geometry {
-    /// The largest geometry (`force_size` marker in QEMU).
-    pub const MAX: Geometry = Geometry {
-        cylinders: 65535,
-        heads: 16,
-        sectors: 255,
-    };
-
-    /// Geometry for `total_sectors`, rounding down as the spec, vhd-util,
-    /// VirtualBox and QEMU's `calculate_geometry` all do.
-    pub fn for_sectors(total_sectors: u64) -> Geometry {
-        let total = total_sectors.min(MAX_GEOMETRY_SECTORS);
+    /// The spec's algorithm: every division rounds down, so the CHS
+    /// capacity never exceeds `size` (what vhd-util and VirtualBox store).
+    pub fn floor(size: u64) -> Geometry {
+        let total = (size / 512).min(65535 * 16 * 255);
         let (spt, heads, cth);
         if total >= 65535 * 16 * 63 {
-            spt = 255u64;
-            heads = 16u64;
+            spt = 255;
+            heads = 16;
             cth = total / spt;
         } else {
-            let mut s = 17u64;
+            let mut s = 17;
             let mut c = total / s;
             let mut h = c.div_ceil(1024).max(4);
             if c >= h * 1024 || h > 16 {
@@ -60,41 +55,33 @@ impl Geometry {
         }
     }
 
-    /// Geometry for a size in bytes, rounding down.
-    pub fn for_size(size: u64) -> Geometry {
-        Geometry::for_sectors(size / 512)
+    /// Bytes the geometry addresses.
+    pub fn capacity(self) -> u64 {
+        self.cylinders as u64 * self.heads as u64 * self.sectors as u64 * 512
     }
 
-    /// Sectors this geometry addresses.
-    pub fn sectors_total(self) -> u64 {
-        self.cylinders as u64 * self.heads as u64 * self.sectors as u64
-    }
-
-    /// Packed as vhd-util compares geometries: `C << 16 | H << 8 | S`.
+    /// The packed big-endian form vhd-util compares (`c << 16 | h << 8 | s`).
     pub fn packed(self) -> u32 {
         (self.cylinders as u32) << 16 | (self.heads as u32) << 8 | self.sectors as u32
     }
 
-    /// What `qemu-img create -f vpc` picks: grow the sector count until the
-    /// geometry covers the request, then use the geometry's size; above the
-    /// largest geometry, the maximum geometry and the exact size.
-    /// Returns (geometry, size in bytes).
-    pub fn qemu_round_up(size: u64) -> (Geometry, u64) {
-        let total = (size / 512).min(MAX_GEOMETRY_SECTORS);
-        let mut g = Geometry {
-            cylinders: 0,
-            heads: 0,
-            sectors: 0,
-        };
-        let mut i = 0;
-        while total > g.sectors_total() {
-            g = Geometry::for_sectors(total + i);
-            i += 1;
+    /// What `qemu-img create -f vpc` does: the smallest size not below
+    /// `size` whose floor geometry covers it, and that geometry. Sizes past
+    /// the CHS maximum keep the maximum geometry.
+    pub fn qemu_round_up(size: u64) -> (u64, Geometry) {
+        let max = MAX_GEOMETRY.capacity();
+        if size >= max {
+            return (size, MAX_GEOMETRY);
         }
-        if g.sectors_total() == MAX_GEOMETRY_SECTORS {
-            (g, size / 512 * 512)
-        } else {
-            (g, g.sectors_total() * 512)
+        // QEMU walks sector counts upwards until C*H*S >= requested sectors.
+        let want = size.div_ceil(512);
+        let mut sectors = want;
+        loop {
+            let g = Geometry::floor(sectors * 512);
+            if g.capacity() / 512 >= want {
+                return (g.capacity(), g);
+            }
+            sectors += 1;
         }
     }
 }
@@ -103,7 +90,7 @@ impl Geometry {
 mod tests {
     use super::*;
 
-    fn g(c: u16, h: u8, s: u8) -> Geometry {
+    fn chs(c: u16, h: u8, s: u8) -> Geometry {
         Geometry {
             cylinders: c,
             heads: h,
@@ -112,21 +99,19 @@ mod tests {
     }
 
     #[test]
-    fn floor_geometry_matches_the_spec_table() {
-        assert_eq!(Geometry::for_size(100 << 20), g(1003, 12, 17));
-        assert_eq!(Geometry::for_size(256 << 20), g(520, 16, 63));
-        assert_eq!(Geometry::for_size(1 << 30), g(2080, 16, 63));
-        assert_eq!(Geometry::for_size(32 << 30), g(16448, 16, 255));
+    fn floor_matches_the_worked_values() {
+        assert_eq!(Geometry::floor(100 << 20), chs(1003, 12, 17));
+        assert_eq!(Geometry::floor(256 << 20), chs(520, 16, 63));
+        assert_eq!(Geometry::floor(1 << 30), chs(2080, 16, 63));
+        assert_eq!(Geometry::floor(32 << 30), chs(16448, 16, 255));
+        assert_eq!(Geometry::floor(2040 << 30), MAX_GEOMETRY);
     }
 
     #[test]
-    fn qemu_rounds_up_until_covered() {
+    fn qemu_rounds_100m_up_to_1004_12_17() {
         assert_eq!(
             Geometry::qemu_round_up(100 << 20),
-            (g(1004, 12, 17), 104_865_792)
+            (104_865_792, chs(1004, 12, 17))
         );
-        assert_eq!(Geometry::qemu_round_up(256 << 20).0, g(521, 16, 63));
-        let big = 200u64 << 30;
-        assert_eq!(Geometry::qemu_round_up(big), (Geometry::MAX, big));
     }
 }

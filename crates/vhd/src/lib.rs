@@ -1,30 +1,24 @@
-//! VHD disk images (Microsoft Virtual Hard Disk v1.0): fixed, dynamic and
-//! differencing; reading, writing and streaming conversion.
+//! VHD (Microsoft Virtual Hard Disk v1.0) images: typed big-endian views of
+//! the on-disk structures, a reader for fixed, dynamic and differencing
+//! images, streaming writers for fixed and dynamic images in the `tap`,
+//! `qemu` and `fixed` profiles, and a checker that names every violation.
 //!
-//! All on-disk integers are big-endian. The footer, dynamic header and
-//! batmap are typed views ([`Footer`], [`DynamicHeader`], [`BatmapHeader`])
-//! that decode from and encode to their exact bytes; [`Vhd`] reads a disk
-//! through its parent chain, [`VhdWriter`] writes one block at a time, and
-//! [`convert`] streams between raw images and VHDs without holding more
-//! than a few blocks in memory.
+//! All integers on disk are big-endian; a sector is 512 bytes.
 
-pub mod batmap;
 pub mod check;
-pub mod convert;
-pub mod dynamic;
 mod error;
-pub mod footer;
+pub mod format;
 pub mod geometry;
-pub mod profile;
-mod reader;
+pub mod reader;
+pub mod size;
 pub mod writer;
 
-pub use batmap::BatmapHeader;
-pub use check::{Violation, check};
-pub use dynamic::{DynamicHeader, ParentLocator};
+pub use check::{Violation, check_file};
 pub use error::{Error, Result};
-pub use footer::{DiskType, Footer};
+pub use format::{BatmapHeader, DiskType, DynamicHeader, Footer, ParentLocator, SECTOR, checksum};
 pub use geometry::Geometry;
-pub use profile::Profile;
 pub use reader::Vhd;
-pub use writer::{CreateOptions, VhdWriter};
+pub use size::parse_size;
+pub use writer::{
+    CreateOptions, DynamicWriter, FixedWriter, Profile, convert_to_raw, convert_to_vhd, create,
+};

@@ -1,296 +1,656 @@
-//! Writing fixed and dynamic VHDs, block by block, without a raw temp file.
+//! Writers: [`DynamicWriter`] and [`FixedWriter`] take data at increasing
+//! offsets (so an ext filesystem or any [`ContentSource`] can be streamed
+//! straight into a VHD without a raw temp file); [`create`],
+//! [`convert_to_vhd`] and [`convert_to_raw`] write through a temp file in
+//! the target directory and rename it into place.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
+use std::path::Path;
 
-use crate::batmap::{BATMAP_VERSION, BatmapHeader, map_checksum, map_sectors};
-use crate::dynamic::{DEFAULT_BLOCK_SIZE, DynamicHeader, HEADER_LEN, UNALLOCATED, bitmap_len};
-use crate::error::{Error, Result};
-use crate::footer::{DiskType, FOOTER_LEN, Footer, VHD_EPOCH};
-use crate::profile::{Profile, Shape};
+use fstree::ContentSource;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
 
-/// Everything that decides the bytes of a new VHD.
-#[derive(Clone, Debug)]
+use crate::format::{
+    BAT_UNUSED, BATMAP_COOKIE, BATMAP_VERSION, BatmapHeader, DiskType, DynamicHeader,
+    FEATURES_RESERVED, FOOTER_COOKIE, Footer, MAX_SIZE, SECTOR, VERSION_1_0, VHD_EPOCH,
+};
+use crate::geometry::Geometry;
+use crate::{Error, Result};
+
+/// Default block size: 2 MiB.
+pub const BLOCK_SIZE: u32 = 2 << 20;
+/// Chunk used when copying runs of data.
+const COPY_CHUNK: usize = 4 << 20;
+
+/// Which consumer the image is shaped for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// `vhd-util create`: creator `tap\0` 1.3, OS 0, size rounded up to 2 MiB,
+    /// floor CHS, batmap after the BAT, 4 KiB-aligned payloads.
+    Tap,
+    /// `qemu-img create -f vpc`: creator `qemu` 5.3 `Wi2k`, size rounded up
+    /// until the CHS geometry covers it, no alignment.
+    Qemu,
+    /// Fixed disk for Hyper-V/Azure/xl qdisk: size rounded up to whole MiB,
+    /// creator `win ` (current size is authoritative), floor CHS.
+    Fixed,
+}
+
+impl std::str::FromStr for Profile {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Profile> {
+        match s {
+            "tap" => Ok(Profile::Tap),
+            "qemu" => Ok(Profile::Qemu),
+            "fixed" => Ok(Profile::Fixed),
+            _ => Err(Error::Invalid(format!(
+                "profile {s:?}: expected tap, qemu or fixed"
+            ))),
+        }
+    }
+}
+
+/// How to shape a new image.
+#[derive(Debug, Clone)]
 pub struct CreateOptions {
-    /// Consumer conventions.
+    /// Target consumer.
     pub profile: Profile,
-    /// Write a fixed disk instead of a dynamic one.
+    /// Write a fixed image (implied by [`Profile::Fixed`]).
     pub fixed: bool,
-    /// Requested virtual size in bytes (the profile may round it up).
-    pub size: u64,
-    /// Footer timestamp, seconds since 2000-01-01.
-    pub timestamp: u32,
-    /// Footer UUID; `None` derives one from the disk's contents, so equal
-    /// inputs give equal files.
+    /// Footer timestamp, seconds since 2000-01-01; default from
+    /// `SOURCE_DATE_EPOCH`, else now.
+    pub timestamp: Option<u32>,
+    /// Unique id; default derived from the image's layout and contents so
+    /// that equal inputs give equal bytes.
     pub uuid: Option<[u8; 16]>,
-    /// Payload bytes per block of a dynamic disk.
-    pub block_size: u32,
 }
 
 impl CreateOptions {
-    /// Options for `size` bytes with `profile`, time from `SOURCE_DATE_EPOCH`
-    /// (or now), content-derived UUID, 2 MiB blocks.
-    pub fn new(profile: Profile, size: u64) -> Self {
+    /// Options for a profile, everything else default.
+    pub fn new(profile: Profile) -> CreateOptions {
         CreateOptions {
             profile,
-            fixed: profile.fixed_by_default(),
-            size,
-            timestamp: timestamp_now(),
+            fixed: profile == Profile::Fixed,
+            timestamp: None,
             uuid: None,
-            block_size: DEFAULT_BLOCK_SIZE,
+        }
+    }
+
+    /// True when the output is a fixed disk.
+    pub fn is_fixed(&self) -> bool {
+        self.fixed || self.profile == Profile::Fixed
+    }
+
+    /// The virtual size and geometry this profile gives a requested size.
+    pub fn shape(&self, requested: u64) -> Result<(u64, Geometry)> {
+        if requested == 0 || requested > MAX_SIZE {
+            return Err(Error::Invalid(format!(
+                "size {requested}: expected 1 byte to {MAX_SIZE} bytes (2040 GiB)"
+            )));
+        }
+        let size = match self.profile {
+            Profile::Tap => requested.next_multiple_of(BLOCK_SIZE as u64),
+            Profile::Fixed => requested.next_multiple_of(1 << 20),
+            Profile::Qemu => return Ok(Geometry::qemu_round_up(requested)),
+        };
+        if size > MAX_SIZE {
+            return Err(Error::Invalid(format!(
+                "size {requested} rounds up to {size}, past the 2040 GiB maximum"
+            )));
+        }
+        Ok((size, Geometry::floor(size)))
+    }
+
+    fn footer(&self, size: u64, geometry: Geometry, kind: DiskType) -> Footer {
+        let (app, ver, os) = match self.profile {
+            Profile::Tap => (*b"tap\0", 0x0001_0003, 0),
+            Profile::Qemu => (*b"qemu", 0x0005_0003, 0x5769_326B),
+            Profile::Fixed => (*b"win ", 0x000A_0000, 0x5769_326B),
+        };
+        Footer {
+            cookie: *FOOTER_COOKIE,
+            features: FEATURES_RESERVED,
+            version: VERSION_1_0,
+            data_offset: if kind == DiskType::Fixed {
+                u64::MAX
+            } else {
+                512
+            },
+            timestamp: self.timestamp.unwrap_or_else(default_timestamp),
+            creator_app: app,
+            creator_version: ver,
+            creator_os: os,
+            original_size: size,
+            current_size: size,
+            geometry,
+            disk_type: kind.code(),
+            checksum: 0,
+            uuid: self.uuid.unwrap_or([0; 16]),
+            saved_state: 0,
+            hidden: 0,
+            reserved_zero: true,
         }
     }
 }
 
-/// `SOURCE_DATE_EPOCH` (or the current time) as a VHD timestamp, clamped
-/// to the VHD epoch and to what 32 bits hold.
-pub fn timestamp_now() -> u32 {
+/// `SOURCE_DATE_EPOCH` (clamped to the VHD epoch), else the current time.
+pub fn default_timestamp() -> u32 {
     let unix = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
-        .and_then(|s| s.trim().parse::<i64>().ok())
+        .and_then(|s| s.trim().parse::<u64>().ok())
         .unwrap_or_else(|| {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
+                .map(|d| d.as_secs())
                 .unwrap_or(VHD_EPOCH)
         });
-    (unix - VHD_EPOCH).clamp(0, u32::MAX as i64) as u32
+    unix.saturating_sub(VHD_EPOCH).min(u32::MAX as u64) as u32
 }
 
-/// Streams a VHD into a file: data goes in by block (dynamic) or at any
-/// offset (fixed); [`VhdWriter::finish`] writes the metadata.
-pub struct VhdWriter {
+/// True when every byte is zero.
+pub fn is_zero(b: &[u8]) -> bool {
+    let (head, body, tail) = {
+        // SAFETY: u128 has no invalid bit patterns and `align_to` only
+        // reinterprets the aligned middle of the slice, whose length it
+        // computes; the slice outlives the borrow.
+        unsafe { b.align_to::<u128>() }
+    };
+    head.iter().all(|&x| x == 0) && tail.iter().all(|&x| x == 0) && body.iter().all(|&x| x == 0)
+}
+
+fn os_err(path: &Path, e: std::io::Error) -> Error {
+    Error::io(path, e)
+}
+
+/// A UUID (version 5 layout) from a SHA-256 of what identifies the image.
+fn uuid_from(h: Sha256) -> [u8; 16] {
+    let d = h.finalize();
+    let mut u = [0u8; 16];
+    u.copy_from_slice(&d[..16]);
+    u[6] = (u[6] & 0x0F) | 0x50;
+    u[8] = (u[8] & 0x3F) | 0x80;
+    u
+}
+
+/// Streams a dynamic VHD: blocks arrive in increasing order (by
+/// [`write_block`](Self::write_block) or [`write_at`](Self::write_at)),
+/// all-zero blocks stay unallocated, and [`finish`](Self::finish) writes
+/// the BAT, batmap and footers. Memory: one block plus the BAT.
+#[derive(Debug)]
+pub struct DynamicWriter {
     file: File,
-    shape: Shape,
-    opts: CreateOptions,
-    dynamic: Option<DynamicState>,
-    fingerprint: xxhash_rust::xxh3::Xxh3,
-}
-
-struct DynamicState {
+    path: std::path::PathBuf,
+    footer: Footer,
     header: DynamicHeader,
     bat: Vec<u32>,
-    full: Vec<bool>,
-    /// Where the next block goes.
+    batmap: bool,
+    align: bool,
+    /// Where the next block's bitmap may go.
     next: u64,
-    /// End of the last block written (0 before the first).
-    data_end: u64,
-    bitmap: Vec<u8>,
+    /// The block being filled: index, and bitmap + payload bytes.
+    cur: Option<u32>,
+    /// The last block started, for the increasing-order rule.
+    last: Option<u32>,
+    buf: Vec<u8>,
+    /// Fingerprint of the contents for the default UUID.
+    ident: Sha256,
 }
 
-/// Offsets of the metadata of a dynamic disk: BAT, batmap header, batmap,
-/// and where the first block may go.
-fn dynamic_layout(shape: &Shape, entries: u32) -> (u64, u64, u64) {
-    let bat_off = 3 * 512u64;
-    let bat_end = bat_off + (entries as u64 * 4).div_ceil(512) * 512;
-    if shape.batmap {
-        let map_end = bat_end + 512 + map_sectors(entries) as u64 * 512;
-        (bat_off, bat_end, map_end)
-    } else {
-        (bat_off, bat_end, bat_end)
-    }
-}
-
-impl VhdWriter {
-    /// Start writing a new VHD into `file` (which should be empty).
-    pub fn new(file: File, opts: CreateOptions) -> Result<VhdWriter> {
-        let shape = opts.profile.shape(opts.size)?;
-        let dynamic = if opts.fixed {
-            None
-        } else {
-            let bs = opts.block_size;
-            if !bs.is_power_of_two() || bs < 512 * 8 {
-                return Err(Error::BadSize {
-                    size: bs as u64,
-                    why: "block size must be a power of two of at least 4 KiB",
-                });
-            }
-            let entries =
-                u32::try_from(shape.size.div_ceil(bs as u64)).map_err(|_| Error::BadSize {
-                    size: shape.size,
-                    why: "too many blocks for a BAT",
-                })?;
-            let (bat_off, _, meta_end) = dynamic_layout(&shape, entries);
-            // The first block starts after the metadata and a footer-sized
-            // gap, as vhd-util leaves it; aligned profiles then pad so each
-            // payload starts on a page.
-            let mut next = meta_end;
-            if shape.align_blocks {
-                next = align_block(next + FOOTER_LEN as u64, bitmap_len(bs));
-            }
-            Some(DynamicState {
-                header: DynamicHeader::new(bat_off, entries, bs),
-                bat: vec![UNALLOCATED; entries as usize],
-                full: vec![false; entries as usize],
-                next,
-                data_end: 0,
-                bitmap: vec![0xFF; bitmap_len(bs) as usize],
-            })
-        };
-        Ok(VhdWriter {
+impl DynamicWriter {
+    /// Start a dynamic image of (at least) `requested` bytes in `file`,
+    /// which should be empty; `path` only names it in errors.
+    pub fn new(file: File, path: &Path, requested: u64, opts: &CreateOptions) -> Result<Self> {
+        let (size, geometry) = opts.shape(requested)?;
+        let footer = opts.footer(size, geometry, DiskType::Dynamic);
+        let entries = size.div_ceil(BLOCK_SIZE as u64) as u32;
+        let header = DynamicHeader::new(1536, entries, BLOCK_SIZE);
+        let batmap = opts.profile == Profile::Tap;
+        let mut meta_end = 1536 + header.bat_bytes();
+        if batmap {
+            meta_end += 512 + BatmapHeader::sectors_for(entries) as u64 * SECTOR;
+        }
+        let mut buf = vec![0u8; header.bitmap_bytes() as usize + BLOCK_SIZE as usize];
+        buf[..header.bitmap_bytes() as usize].fill(0xFF);
+        let mut ident = Sha256::new();
+        ident.update(b"measured-vhd-dynamic\0");
+        ident.update(size.to_be_bytes());
+        ident.update(footer.creator_app);
+        Ok(DynamicWriter {
             file,
-            shape,
-            opts,
-            dynamic,
-            fingerprint: xxhash_rust::xxh3::Xxh3::new(),
+            path: path.to_path_buf(),
+            footer,
+            header,
+            bat: vec![BAT_UNUSED; entries as usize],
+            batmap,
+            align: opts.profile == Profile::Tap,
+            next: meta_end,
+            cur: None,
+            last: None,
+            buf,
+            ident,
         })
     }
 
-    /// The virtual size after the profile's rounding.
+    /// Virtual size of the image being written.
     pub fn size(&self) -> u64 {
-        self.shape.size
+        self.footer.current_size
     }
 
-    /// Block size for [`VhdWriter::write_block`] (dynamic disks).
-    pub fn block_size(&self) -> u64 {
-        self.opts.block_size as u64
+    /// Bytes per block.
+    pub fn block_size(&self) -> u32 {
+        self.header.block_size
     }
 
-    /// Write a block of a dynamic disk (fixed disks take it at its offset).
-    /// `data` is the block's payload, at most one block; a short block is
-    /// zero-filled. Each block may be written once.
-    pub fn write_block(&mut self, index: u64, data: &[u8]) -> Result<()> {
-        let bs = self.opts.block_size as u64;
-        if data.len() as u64 > bs || index * bs >= self.shape.size {
-            return Err(Error::BadSize {
-                size: index * bs + data.len() as u64,
-                why: "block outside the disk",
-            });
+    fn bitmap_len(&self) -> usize {
+        self.header.bitmap_bytes() as usize
+    }
+
+    /// Write one whole block (a short last block is zero-padded). Indices
+    /// must increase; an all-zero block is left unallocated.
+    pub fn write_block(&mut self, index: u32, data: &[u8]) -> Result<()> {
+        self.flush_current()?;
+        self.check_index(index)?;
+        let bl = self.bitmap_len();
+        let bs = self.header.block_size as usize;
+        if data.len() > bs {
+            return Err(Error::Invalid(format!(
+                "block {index}: {} bytes, block size is {bs}",
+                data.len()
+            )));
         }
-        self.fingerprint.update(&index.to_le_bytes());
-        self.fingerprint.update(data);
-        let Some(d) = &mut self.dynamic else {
-            return self
-                .file
-                .write_all_at(data, index * bs)
-                .map_err(Error::io("writing fixed disk data"));
-        };
-        let i = index as usize;
-        if d.bat[i] != UNALLOCATED {
-            return Err(Error::BadSize {
-                size: index * bs,
-                why: "block written twice",
-            });
+        self.buf[bl..bl + data.len()].copy_from_slice(data);
+        self.buf[bl + data.len()..].fill(0);
+        self.cur = Some(index);
+        self.last = Some(index);
+        self.flush_current()
+    }
+
+    fn check_index(&self, index: u32) -> Result<()> {
+        if index as usize >= self.bat.len() {
+            return Err(Error::Invalid(format!(
+                "block {index} is past the end of a {}-block image",
+                self.bat.len()
+            )));
         }
-        let at = d.next;
-        d.bat[i] = (at / 512) as u32;
-        d.full[i] = true;
-        let payload = at + d.bitmap.len() as u64;
-        let err = Error::io("writing VHD block");
-        self.file.write_all_at(&d.bitmap, at).map_err(err)?;
-        // Zero runs inside the block stay holes: they read as zeros, and
-        // the bitmap already says every sector is present.
-        for (a, b) in crate::convert::nonzero_runs(data, 64 << 10) {
-            self.file
-                .write_all_at(&data[a..b], payload + a as u64)
-                .map_err(Error::io("writing VHD block"))?;
+        match self.last {
+            Some(d) if index <= d => Err(Error::Invalid(format!(
+                "block {index} written after block {d}: blocks must come in increasing order"
+            ))),
+            _ => Ok(()),
         }
-        // A short block's tail stays a hole (zeros) until the file grows
-        // past it, which the next block or the footer does.
-        d.data_end = at + d.bitmap.len() as u64 + bs;
-        d.next = if self.shape.align_blocks {
-            align_block(d.data_end, d.bitmap.len() as u64)
-        } else {
-            d.data_end
-        };
+    }
+
+    /// Write `data` at virtual `offset`. Writes may not go back to a block
+    /// before the one being filled.
+    pub fn write_at(&mut self, mut offset: u64, mut data: &[u8]) -> Result<()> {
+        let bs = self.header.block_size as u64;
+        if offset.saturating_add(data.len() as u64) > self.footer.current_size {
+            return Err(Error::Invalid(format!(
+                "write of {} bytes at {offset} is past the {}-byte disk",
+                data.len(),
+                self.footer.current_size
+            )));
+        }
+        let bl = self.bitmap_len();
+        while !data.is_empty() {
+            let idx = (offset / bs) as u32;
+            match self.cur {
+                Some(c) if c == idx => {}
+                Some(c) if c > idx => {
+                    return Err(Error::Invalid(format!(
+                        "write at {offset} goes back to block {idx} after block {c}"
+                    )));
+                }
+                _ => {
+                    self.flush_current()?;
+                    self.check_index(idx)?;
+                    self.buf[bl..].fill(0);
+                    self.cur = Some(idx);
+                    self.last = Some(idx);
+                }
+            }
+            let within = (offset % bs) as usize;
+            let n = data.len().min(bs as usize - within);
+            self.buf[bl + within..bl + within + n].copy_from_slice(&data[..n]);
+            offset += n as u64;
+            data = &data[n..];
+        }
         Ok(())
     }
 
-    /// Write the metadata and footers; returns the footer written.
-    pub fn finish(mut self) -> Result<Footer> {
-        let uuid = self.opts.uuid.unwrap_or_else(|| {
-            self.fingerprint.update(&self.shape.size.to_le_bytes());
-            self.fingerprint.update(&[self.opts.fixed as u8]);
-            self.fingerprint.update(&self.shape.creator_app);
-            let mut u = self.fingerprint.digest128().to_be_bytes();
-            u[6] = (u[6] & 0x0f) | 0x80; // version 8: vendor-defined
-            u[8] = (u[8] & 0x3f) | 0x80; // RFC 4122 variant
-            u
-        });
-        let footer = Footer {
-            features: 2,
-            version: 0x0001_0000,
-            data_offset: if self.dynamic.is_some() {
-                512
-            } else {
-                u64::MAX
-            },
-            timestamp: self.opts.timestamp,
-            creator_app: self.shape.creator_app,
-            creator_version: self.shape.creator_version,
-            creator_os: self.shape.creator_os,
-            original_size: self.shape.size,
-            current_size: self.shape.size,
-            geometry: self.shape.geometry,
-            disk_type: if self.dynamic.is_some() {
-                DiskType::Dynamic
-            } else {
-                DiskType::Fixed
-            },
-            checksum: 0,
-            uuid,
-            saved_state: 0,
-            hidden: 0,
+    /// The block buffer of block `index` for the caller to fill in place
+    /// (saves a copy when converting); call [`commit_block`](Self::commit_block) after.
+    fn block_buffer(&mut self, index: u32) -> Result<&mut [u8]> {
+        self.flush_current()?;
+        self.check_index(index)?;
+        let bl = self.bitmap_len();
+        self.buf[bl..].fill(0);
+        self.cur = Some(index);
+        self.last = Some(index);
+        Ok(&mut self.buf[bl..])
+    }
+
+    fn flush_current(&mut self) -> Result<()> {
+        let Some(idx) = self.cur.take() else {
+            return Ok(());
         };
-        let fb = footer.encode();
-        let w = |f: &File, b: &[u8], at: u64| {
-            f.write_all_at(b, at)
-                .map_err(Error::io("writing VHD metadata"))
-        };
-        match &self.dynamic {
-            None => {
-                w(&self.file, &fb, self.shape.size)?;
-                self.file
-                    .set_len(self.shape.size + FOOTER_LEN as u64)
-                    .map_err(Error::io("sizing fixed VHD"))?;
-            }
-            Some(d) => {
-                let entries = d.bat.len() as u32;
-                let (bat_off, bat_end, meta_end) = dynamic_layout(&self.shape, entries);
-                w(&self.file, &fb, 0)?;
-                w(&self.file, &d.header.encode(), 512)?;
-                debug_assert_eq!(512 + HEADER_LEN as u64, bat_off);
-                let mut bat = vec![0u8; (bat_end - bat_off) as usize];
-                for (i, e) in d.bat.iter().enumerate() {
-                    bat[4 * i..4 * i + 4].copy_from_slice(&e.to_be_bytes());
-                }
-                w(&self.file, &bat, bat_off)?;
-                if self.shape.batmap {
-                    let mut map = vec![0u8; (meta_end - bat_end - 512) as usize];
-                    for (i, &f) in d.full.iter().enumerate() {
-                        if f {
-                            map[i / 8] |= 0x80 >> (i % 8);
-                        }
-                    }
-                    let hdr = BatmapHeader {
-                        map_offset: bat_end + 512,
-                        map_sectors: map_sectors(entries),
-                        version: BATMAP_VERSION,
-                        checksum: map_checksum(&map),
-                        marker: 0,
-                    };
-                    w(&self.file, &hdr.encode(), bat_end)?;
-                    w(&self.file, &map, bat_end + 512)?;
-                }
-                // The footer follows the last block, or the metadata when
-                // no block was written.
-                let footer_at = if d.data_end > 0 { d.data_end } else { meta_end };
-                w(&self.file, &fb, footer_at)?;
-                self.file
-                    .set_len(footer_at + FOOTER_LEN as u64)
-                    .map_err(Error::io("sizing VHD"))?;
-            }
+        let bl = self.bitmap_len();
+        if is_zero(&self.buf[bl..]) {
+            return Ok(());
         }
-        // No fsync: outputs are renamed into place after this returns, which
-        // is atomic against an interrupted process; durability across power
-        // loss is the caller's choice, and costs seconds per gigabyte.
-        Ok(footer)
+        let mut at = self.next;
+        if self.align {
+            // tapdisk: the payload starts on a 4 KiB page.
+            at = (at + bl as u64).next_multiple_of(4096) - bl as u64;
+        }
+        self.file
+            .write_all_at(&self.buf, at)
+            .map_err(|e| os_err(&self.path, e))?;
+        self.bat[idx as usize] = (at / SECTOR) as u32;
+        self.next = at + self.buf.len() as u64;
+        self.ident.update(idx.to_be_bytes());
+        self.ident.update(&self.buf[bl..bl + 4096]);
+        Ok(())
+    }
+
+    /// Write the metadata and footers; returns the file and final footer.
+    pub fn finish(self) -> Result<(File, Footer)> {
+        self.finish_counted().map(|(f, h, _)| (f, h))
+    }
+
+    /// [`finish`](Self::finish), also returning how many blocks were allocated.
+    pub fn finish_counted(mut self) -> Result<(File, Footer, u64)> {
+        self.flush_current()?;
+        let mut bat_bytes = vec![0xFFu8; self.header.bat_bytes() as usize];
+        for (i, e) in self.bat.iter().enumerate() {
+            bat_bytes[4 * i..4 * i + 4].copy_from_slice(&e.to_be_bytes());
+        }
+        if self.batmap {
+            // vhd-util zero-fills the BAT padding.
+            bat_bytes[self.bat.len() * 4..].fill(0);
+        }
+        self.ident.update(&bat_bytes);
+        if self.footer.uuid == [0; 16] {
+            self.footer.uuid = uuid_from(self.ident.clone());
+        }
+        let fb = self.footer.encode();
+        let hb = self.header.encode();
+        let w = |f: &File, b: &[u8], at: u64| f.write_all_at(b, at);
+        let p = self.path.clone();
+        w(&self.file, &fb, 0).map_err(|e| os_err(&p, e))?;
+        w(&self.file, &hb, 512).map_err(|e| os_err(&p, e))?;
+        w(&self.file, &bat_bytes, self.header.table_offset).map_err(|e| os_err(&p, e))?;
+        if self.batmap {
+            let hdr_at = self.header.table_offset + self.header.bat_bytes();
+            let secs = BatmapHeader::sectors_for(self.bat.len() as u32);
+            let mut map = vec![0u8; secs as usize * 512];
+            // Every block we write has an all-ones bitmap: fully allocated.
+            for (i, e) in self.bat.iter().enumerate() {
+                if *e != BAT_UNUSED {
+                    map[i / 8] |= 0x80 >> (i % 8);
+                }
+            }
+            let bh = BatmapHeader {
+                cookie: *BATMAP_COOKIE,
+                map_offset: hdr_at + 512,
+                map_sectors: secs,
+                version: BATMAP_VERSION,
+                checksum: BatmapHeader::map_checksum(
+                    &map,
+                    self.footer.current_size,
+                    BATMAP_VERSION,
+                ),
+                marker: 0,
+            };
+            w(&self.file, &bh.encode(), hdr_at).map_err(|e| os_err(&p, e))?;
+            w(&self.file, &map, hdr_at + 512).map_err(|e| os_err(&p, e))?;
+        }
+        w(&self.file, &fb, self.next).map_err(|e| os_err(&p, e))?;
+        self.file
+            .set_len(self.next + 512)
+            .map_err(|e| os_err(&p, e))?;
+        let n = self.bat.iter().filter(|&&e| e != BAT_UNUSED).count() as u64;
+        Ok((self.file, self.footer, n))
     }
 }
 
-/// The next offset at or after `pos` where a block whose bitmap is
-/// `bitmap` bytes long has its payload on a 4 KiB boundary.
-fn align_block(pos: u64, bitmap: u64) -> u64 {
-    let payload = (pos + bitmap).div_ceil(4096) * 4096;
-    payload - bitmap
+/// Streams a fixed VHD: data at any offsets (zero runs are skipped so the
+/// file stays sparse), then the footer at the end.
+#[derive(Debug)]
+pub struct FixedWriter {
+    file: File,
+    path: std::path::PathBuf,
+    footer: Footer,
+    ident: Sha256,
+}
+
+impl FixedWriter {
+    /// Start a fixed image of (at least) `requested` bytes in `file`.
+    pub fn new(file: File, path: &Path, requested: u64, opts: &CreateOptions) -> Result<Self> {
+        let (size, geometry) = opts.shape(requested)?;
+        let footer = opts.footer(size, geometry, DiskType::Fixed);
+        file.set_len(size + 512).map_err(|e| os_err(path, e))?;
+        let mut ident = Sha256::new();
+        ident.update(b"measured-vhd-fixed\0");
+        ident.update(size.to_be_bytes());
+        ident.update(footer.creator_app);
+        Ok(FixedWriter {
+            file,
+            path: path.to_path_buf(),
+            footer,
+            ident,
+        })
+    }
+
+    /// Virtual size of the image being written.
+    pub fn size(&self) -> u64 {
+        self.footer.current_size
+    }
+
+    /// Write `data` at virtual `offset` (all-zero data is skipped).
+    pub fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<()> {
+        if offset.saturating_add(data.len() as u64) > self.footer.current_size {
+            return Err(Error::Invalid(format!(
+                "write of {} bytes at {offset} is past the {}-byte disk",
+                data.len(),
+                self.footer.current_size
+            )));
+        }
+        if is_zero(data) {
+            return Ok(());
+        }
+        self.ident.update(offset.to_be_bytes());
+        self.ident.update(&data[..data.len().min(4096)]);
+        self.file
+            .write_all_at(data, offset)
+            .map_err(|e| os_err(&self.path, e))
+    }
+
+    /// Write the footer; returns the file and footer.
+    pub fn finish(mut self) -> Result<(File, Footer)> {
+        if self.footer.uuid == [0; 16] {
+            self.footer.uuid = uuid_from(self.ident.clone());
+        }
+        let fb = self.footer.encode();
+        self.file
+            .write_all_at(&fb, self.footer.current_size)
+            .map_err(|e| os_err(&self.path, e))?;
+        Ok((self.file, self.footer))
+    }
+}
+
+/// Write `out` through a temp file in its directory, renamed into place
+/// only when `body` succeeds.
+fn atomically<T>(out: &Path, body: impl FnOnce(File, &Path) -> Result<T>) -> Result<T> {
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    // Ordinary image permissions (the umask still applies), not 0600.
+    let tmp = tempfile::Builder::new()
+        .prefix(".vhd-tmp")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .tempfile_in(dir)
+        .map_err(|e| os_err(dir, e))?;
+    let file = tmp.reopen().map_err(|e| os_err(tmp.path(), e))?;
+    let v = body(file, out)?;
+    // No fsync: like qemu-img, durability is left to the caller; the
+    // rename alone guarantees no half-written file under the final name.
+    // Renaming over an existing file makes ext4 (auto_da_alloc) write the
+    // whole new file back synchronously, several times slower than the
+    // conversion; remove the old one first. The new file is complete here,
+    // so an interruption still never leaves a partial image under `out`.
+    match std::fs::remove_file(out) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(os_err(out, e)),
+    }
+    tmp.persist(out).map_err(|e| os_err(out, e.error))?;
+    Ok(v)
+}
+
+/// What a create or convert produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct Written {
+    /// Virtual size.
+    pub size: u64,
+    /// Disk type.
+    pub disk_type: DiskType,
+    /// Allocated blocks (dynamic) or 0.
+    pub blocks: u64,
+}
+
+/// Create an empty image at `out`.
+pub fn create(out: &Path, requested: u64, opts: &CreateOptions) -> Result<Written> {
+    let src = fstree::Sparse {
+        len: requested,
+        data: Vec::new(),
+    };
+    convert_to_vhd(&src, out, opts, &mut |_| {})
+}
+
+/// Stream any source (a raw file, another VHD, a filesystem being built)
+/// into a new VHD at `out`. Only the source's data ranges are read, and
+/// all-zero blocks are not allocated. `progress` gets bytes done so far.
+pub fn convert_to_vhd(
+    src: &dyn ContentSource,
+    out: &Path,
+    opts: &CreateOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Written> {
+    let len = src.len();
+    let ranges = src.data_ranges().map_err(|e| os_err(out, e))?;
+    atomically(out, |file, path| {
+        if opts.is_fixed() {
+            let mut w = FixedWriter::new(file, path, len, opts)?;
+            let mut buf = vec![0u8; COPY_CHUNK];
+            for &(o, n) in &ranges {
+                let mut pos = o;
+                while pos < o + n {
+                    let k = ((o + n - pos) as usize).min(COPY_CHUNK);
+                    read_full(src, pos, &mut buf[..k], out)?;
+                    w.write_at(pos, &buf[..k])?;
+                    pos += k as u64;
+                    progress(pos);
+                }
+            }
+            let (_, f) = w.finish()?;
+            return Ok(Written {
+                size: f.current_size,
+                disk_type: DiskType::Fixed,
+                blocks: 0,
+            });
+        }
+        let mut w = DynamicWriter::new(file, path, len, opts)?;
+        let bs = w.block_size() as u64;
+        let mut ri = 0;
+        let nblocks = len.div_ceil(bs);
+        let mut blk = 0u64;
+        while blk < nblocks && ri < ranges.len() {
+            // Skip to the first block touching the next data range.
+            let (ro, rn) = ranges[ri];
+            if ro + rn <= blk * bs {
+                ri += 1;
+                continue;
+            }
+            blk = blk.max(ro / bs);
+            let (bstart, bend) = (blk * bs, ((blk + 1) * bs).min(len));
+            let buf = w.block_buffer(blk as u32)?;
+            let mut j = ri;
+            while j < ranges.len() && ranges[j].0 < bend {
+                let (o, n) = ranges[j];
+                let (s, e) = (o.max(bstart), (o + n).min(bend));
+                if s < e {
+                    read_full(
+                        src,
+                        s,
+                        &mut buf[(s - bstart) as usize..(e - bstart) as usize],
+                        out,
+                    )?;
+                }
+                j += 1;
+            }
+            progress(bend);
+            blk += 1;
+        }
+        let (_, f, blocks) = w.finish_counted()?;
+        Ok(Written {
+            size: f.current_size,
+            disk_type: DiskType::Dynamic,
+            blocks,
+        })
+    })
+}
+
+fn read_full(src: &dyn ContentSource, pos: u64, buf: &mut [u8], out: &Path) -> Result<()> {
+    let mut done = 0;
+    while done < buf.len() {
+        let k = src
+            .read_at(pos + done as u64, &mut buf[done..])
+            .map_err(|e| {
+                Error::Invalid(format!("reading the source for {}: {e}", out.display()))
+            })?;
+        if k == 0 {
+            return Err(Error::Invalid(format!(
+                "source ended at {} while writing {}",
+                pos + done as u64,
+                out.display()
+            )));
+        }
+        done += k;
+    }
+    Ok(())
+}
+
+/// Write the virtual disk of `src` as a raw (sparse) file at `out`.
+pub fn convert_to_raw(
+    src: &dyn ContentSource,
+    out: &Path,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64> {
+    let len = src.len();
+    let ranges = src.data_ranges().map_err(|e| os_err(out, e))?;
+    atomically(out, |file, path| {
+        file.set_len(len).map_err(|e| os_err(path, e))?;
+        let mut buf = vec![0u8; COPY_CHUNK];
+        for &(o, n) in &ranges {
+            let mut pos = o;
+            while pos < o + n {
+                // Keep chunks block-aligned so VHD reads stay within blocks.
+                let k =
+                    ((o + n - pos) as usize).min(COPY_CHUNK - (pos % COPY_CHUNK as u64) as usize);
+                read_full(src, pos, &mut buf[..k], out)?;
+                if !is_zero(&buf[..k]) {
+                    file.write_all_at(&buf[..k], pos)
+                        .map_err(|e| os_err(path, e))?;
+                }
+                pos += k as u64;
+                progress(pos);
+            }
+        }
+        Ok(len)
+    })
 }

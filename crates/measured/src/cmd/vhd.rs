@@ -1,11 +1,11 @@
 //! `measured vhd`: create, convert, inspect and check VHD images.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
 use fstree::{ContentSource, HostFile};
+use serde::Serialize;
 use vhd::{CreateOptions, Profile, Vhd};
 
 use crate::exit::Status;
@@ -13,196 +13,117 @@ use crate::outfile::OutFile;
 use crate::output::Ctx;
 use crate::size::parse_size;
 
-/// The `vhd` subcommands.
-#[derive(Subcommand, Debug)]
-pub enum VhdCommand {
-    /// Create an empty VHD of SIZE bytes (suffixes K, M, G, T).
-    Create {
-        /// Virtual size, e.g. 100M or 20G (the profile may round it up).
-        #[arg(value_parser = parse_size)]
-        size: u64,
-        /// Where to write it.
-        out: PathBuf,
-        #[command(flatten)]
-        shape: ShapeArgs,
-    },
-    /// Convert raw → VHD, VHD → raw, or VHD → VHD (flattening a chain).
-    Convert {
-        /// Input image: raw, or any VHD (format detected).
-        input: PathBuf,
-        /// Output image.
-        out: PathBuf,
-        /// Output format; by default VHD unless OUT ends in .raw or .img.
-        #[arg(long, value_enum)]
-        to: Option<Format>,
-        /// Virtual size of the output VHD (default: the input's size).
-        #[arg(long, value_parser = parse_size)]
-        size: Option<u64>,
-        #[command(flatten)]
-        shape: ShapeArgs,
-    },
-    /// Show a VHD's footer, header and allocation.
-    Info {
-        /// The image.
-        image: PathBuf,
-    },
-    /// Check a VHD against every rule strict readers apply; exit 1 on any
-    /// violation.
-    Check {
-        /// The image.
-        image: PathBuf,
-    },
+/// Image profile on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ProfileArg {
+    /// vhd-util compatible (OpenXT tapdisk): tap 1.3, batmap, 4 KiB-aligned blocks.
+    Tap,
+    /// What `qemu-img create -f vpc` writes.
+    Qemu,
+    /// Fixed disk, whole MiB (Hyper-V, Azure).
+    Fixed,
 }
 
-/// How the output VHD is shaped.
-#[derive(clap::Args, Debug)]
-pub struct ShapeArgs {
-    /// Consumer conventions: tap (vhd-util/OpenXT), qemu (qemu-img), fixed (Hyper-V/Azure).
-    #[arg(long, default_value = "tap")]
-    profile: Profile,
-    /// Write a fixed VHD instead of a dynamic one.
-    #[arg(long)]
-    fixed: bool,
-    /// Footer UUID (default: derived from the contents, for reproducibility).
-    #[arg(long)]
-    uuid: Option<String>,
-    /// Payload bytes per block of a dynamic disk (vhd-util and tapdisk
-    /// only handle the default 2M).
-    #[arg(long, value_parser = parse_size, default_value = "2M")]
-    block_size: u64,
+impl From<ProfileArg> for Profile {
+    fn from(p: ProfileArg) -> Profile {
+        match p {
+            ProfileArg::Tap => Profile::Tap,
+            ProfileArg::Qemu => Profile::Qemu,
+            ProfileArg::Fixed => Profile::Fixed,
+        }
+    }
 }
 
-/// Image formats `convert` writes.
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum Format {
-    /// A raw disk image (sparse).
+/// Output format of `convert`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ToArg {
+    /// A raw (sparse) disk image.
     Raw,
-    /// A VHD.
+    /// A VHD (flattened, if the input is a differencing chain).
     Vhd,
 }
 
-impl ShapeArgs {
-    fn options(&self, size: u64) -> anyhow::Result<CreateOptions> {
-        let mut o = CreateOptions::new(self.profile, size);
-        o.fixed = o.fixed || self.fixed;
-        if let Some(u) = &self.uuid {
-            o.uuid = Some(parse_uuid(u)?);
-        }
-        o.block_size = u32::try_from(self.block_size)
-            .map_err(|_| anyhow::anyhow!("--block-size {} is over 4 GiB", self.block_size))?;
-        Ok(o)
-    }
-}
-
-fn parse_uuid(s: &str) -> anyhow::Result<[u8; 16]> {
-    let hex: String = s.chars().filter(|c| *c != '-').collect();
-    anyhow::ensure!(
-        hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()),
-        "--uuid {s:?}: expected 32 hex digits, dashes optional"
-    );
-    let mut u = [0u8; 16];
-    for (i, b) in u.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("checked hex");
-    }
-    Ok(u)
-}
-
-/// Whether a file looks like a VHD: a footer cookie at its end (or a
-/// dynamic disk's copy at its start).
-fn looks_like_vhd(path: &Path) -> anyhow::Result<bool> {
-    use std::os::unix::fs::FileExt;
-    let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let len = f.metadata()?.len();
-    let mut c = [0u8; 8];
-    if len >= 512 && f.read_exact_at(&mut c, len - 512).is_ok() && &c == b"conectix" {
-        return Ok(true);
-    }
-    Ok(len >= 512 && f.read_exact_at(&mut c, 0).is_ok() && &c == b"conectix")
-}
-
-/// Open an image as a readable source: VHD through its chain, else raw.
-pub fn open_source(path: &Path) -> anyhow::Result<Box<dyn ContentSource>> {
-    if looks_like_vhd(path)? {
-        let v = Vhd::open(path).with_context(|| format!("reading VHD {}", path.display()))?;
-        Ok(Box::new(v))
-    } else {
-        let len = std::fs::metadata(path)
-            .with_context(|| format!("stat {}", path.display()))?
-            .len();
-        Ok(Box::new(HostFile::new(path, len)))
-    }
+/// The `vhd` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum VhdCommand {
+    /// Create an empty VHD of SIZE bytes (suffixes K, M, G, T; binary).
+    Create {
+        /// Virtual size, e.g. 100M, 20GiB.
+        size: String,
+        /// Output file.
+        out: PathBuf,
+        /// Which consumer to shape the image for.
+        #[arg(long, value_enum, default_value = "tap")]
+        profile: ProfileArg,
+        /// Write a fixed (preallocated-layout, sparse on disk) image.
+        #[arg(long)]
+        fixed: bool,
+    },
+    /// Convert raw -> VHD, VHD -> raw, or VHD -> VHD (flattening a chain).
+    Convert {
+        /// Input: a raw image or a VHD (detected by its footer).
+        input: PathBuf,
+        /// Output file.
+        out: PathBuf,
+        /// Profile of a VHD output.
+        #[arg(long, value_enum, default_value = "tap")]
+        profile: ProfileArg,
+        /// Write a fixed VHD.
+        #[arg(long)]
+        fixed: bool,
+        /// Output format; default: raw for a VHD input, vhd for a raw one.
+        #[arg(long, value_enum)]
+        to: Option<ToArg>,
+    },
+    /// Show an image's footer, header, BAT summary and parent chain.
+    Info {
+        /// The image.
+        img: PathBuf,
+    },
+    /// Check an image against the format rules; exit 1 on any violation.
+    Check {
+        /// The image.
+        img: PathBuf,
+    },
 }
 
 /// Run one `vhd` subcommand.
 pub fn run(cmd: VhdCommand, ctx: &Ctx) -> anyhow::Result<Status> {
     match cmd {
-        VhdCommand::Create { size, out, shape } => {
-            let opts = shape.options(size)?;
-            let tmp = OutFile::create(&out)?;
-            let footer = vhd::VhdWriter::new(tmp.file()?, opts)
-                .and_then(|w| w.finish())
-                .with_context(|| format!("writing {}", out.display()))?;
-            tmp.commit(&out)?;
-            report_written(ctx, &out, &footer)
+        VhdCommand::Create {
+            size,
+            out,
+            profile,
+            fixed,
+        } => {
+            let bytes = vhd::parse_size(&size)?;
+            let mut opts = CreateOptions::new(profile.into());
+            opts.fixed |= fixed;
+            let w = vhd::create(&out, bytes, &opts).map_err(lib_err)?;
+            report_written(ctx, &out, &w)
         }
         VhdCommand::Convert {
             input,
             out,
+            profile,
+            fixed,
             to,
-            size,
-            shape,
-        } => {
-            let src = open_source(&input)?;
-            let to = to.unwrap_or_else(|| match out.extension().and_then(|e| e.to_str()) {
-                Some("raw" | "img") => Format::Raw,
-                _ => Format::Vhd,
-            });
-            let bar = ctx.bytes_bar(data_bytes(&*src)?, "converting");
-            let mut progress = |n: u64| bar.inc(n);
-            let tmp = OutFile::create(&out)?;
-            let what = || format!("converting {} to {}", input.display(), out.display());
-            match to {
-                Format::Raw => {
-                    vhd::convert::to_raw(&*src, tmp.file()?, &mut progress).with_context(what)?;
-                    bar.finish_and_clear();
-                    tmp.commit(&out)?;
-                    if ctx.json {
-                        ctx.print_json(&serde_json::json!({
-                            "output": out, "format": "raw", "size": src.len()
-                        }))?;
-                    }
-                    Ok(Status::Ok)
-                }
-                Format::Vhd => {
-                    let opts = shape.options(size.unwrap_or(src.len()))?;
-                    let footer = vhd::convert::to_vhd(&*src, tmp.file()?, opts, &mut progress)
-                        .with_context(what)?;
-                    bar.finish_and_clear();
-                    tmp.commit(&out)?;
-                    report_written(ctx, &out, &footer)
-                }
-            }
-        }
-        VhdCommand::Info { image } => {
-            let v = Vhd::open(&image).with_context(|| format!("reading {}", image.display()))?;
-            print_info(ctx, &v)?;
-            Ok(Status::Ok)
-        }
-        VhdCommand::Check { image } => {
-            let found =
-                vhd::check(&image).with_context(|| format!("reading {}", image.display()))?;
+        } => convert(ctx, &input, &out, profile.into(), fixed, to),
+        VhdCommand::Info { img } => info(ctx, &img),
+        VhdCommand::Check { img } => {
+            let v = vhd::check_file(&img).map_err(lib_err)?;
             if ctx.json {
                 ctx.print_json(&serde_json::json!({
-                    "image": image, "valid": found.is_empty(), "violations": found
-                }))?;
-            } else if found.is_empty() {
-                println!("{}: valid", image.display());
+                    "image": img, "valid": v.is_empty(), "violations": v }))?;
+            } else if v.is_empty() {
+                println!("{}: valid", img.display());
             } else {
-                for v in &found {
-                    println!("{}: offset {}: {}", image.display(), v.offset, v.message);
+                for x in &v {
+                    println!("{}: {x}", img.display());
                 }
+                println!("{}: {} violation(s)", img.display(), v.len());
             }
-            Ok(if found.is_empty() {
+            Ok(if v.is_empty() {
                 Status::Ok
             } else {
                 Status::Found
@@ -211,83 +132,165 @@ pub fn run(cmd: VhdCommand, ctx: &Ctx) -> anyhow::Result<Status> {
     }
 }
 
-fn data_bytes(src: &dyn ContentSource) -> anyhow::Result<u64> {
-    Ok(src.data_ranges()?.iter().map(|r| r.1).sum())
+/// Keep I/O errors visible to the exit-code logic.
+fn lib_err(e: vhd::Error) -> anyhow::Error {
+    if let Some(io) = e.as_io() {
+        let msg = e.to_string();
+        return anyhow::Error::new(std::io::Error::new(io.kind(), msg));
+    }
+    anyhow::Error::new(e)
 }
 
-fn report_written(ctx: &Ctx, out: &Path, footer: &vhd::Footer) -> anyhow::Result<Status> {
+fn report_written(ctx: &Ctx, out: &Path, w: &vhd::writer::Written) -> anyhow::Result<Status> {
     if ctx.json {
-        ctx.print_json(&serde_json::json!({ "output": out, "footer": footer }))?;
+        ctx.print_json(&serde_json::json!({ "output": out, "written": w }))?;
     } else {
         println!(
-            "{}: {:?} VHD, {} bytes, creator {}",
+            "{}: {:?} VHD, {} bytes virtual, {} blocks allocated",
             out.display(),
-            footer.disk_type,
-            footer.current_size,
-            vhd::footer::fourcc(&footer.creator_app)
+            w.disk_type,
+            w.size,
+            w.blocks
         );
     }
     Ok(Status::Ok)
 }
 
-fn print_info(ctx: &Ctx, v: &Vhd) -> anyhow::Result<()> {
-    let allocated = v.bat().map(|b| {
-        b.iter()
-            .filter(|&&e| e != vhd::dynamic::UNALLOCATED)
-            .count()
-    });
-    let mut chain = Vec::new();
-    let mut p = v.parent();
-    while let Some(x) = p {
-        chain.push(x.path().to_path_buf());
-        p = x.parent();
+fn is_vhd(path: &Path) -> anyhow::Result<bool> {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
+    let len = f.metadata()?.len();
+    if len < 512 {
+        return Ok(false);
     }
-    if ctx.json {
-        return ctx.print_json(&serde_json::json!({
-            "image": v.path(),
-            "file_size": v.file_len(),
-            "virtual_size": v.size(),
-            "footer": v.footer(),
-            "dynamic_header": v.header(),
-            "allocated_blocks": allocated,
-            "batmap": v.batmap(),
-            "parents": chain,
-        }));
+    let mut b = [0u8; 8];
+    f.read_exact_at(&mut b, len - 512)?;
+    if &b == b"conectix" {
+        return Ok(true);
     }
+    f.read_exact_at(&mut b, 0)?;
+    Ok(&b == b"conectix")
+}
+
+fn convert(
+    ctx: &Ctx,
+    input: &Path,
+    out: &Path,
+    profile: Profile,
+    fixed: bool,
+    to: Option<ToArg>,
+) -> anyhow::Result<Status> {
+    let from_vhd = is_vhd(input)?;
+    let src: Box<dyn ContentSource> = if from_vhd {
+        Box::new(Vhd::open(input).map_err(lib_err)?)
+    } else {
+        let len = std::fs::metadata(input)
+            .with_context(|| format!("{}", input.display()))?
+            .len();
+        Box::new(HostFile::new(input, len))
+    };
+    let to = to.unwrap_or(if from_vhd { ToArg::Raw } else { ToArg::Vhd });
+    let bar = ctx.bytes_bar(src.len(), "converting");
+    let mut progress = |done: u64| bar.set_position(done);
+    if to == ToArg::Raw {
+        let n = vhd::convert_to_raw(src.as_ref(), out, &mut progress).map_err(lib_err)?;
+        bar.finish_and_clear();
+        if ctx.json {
+            ctx.print_json(&serde_json::json!({ "output": out, "raw_bytes": n }))?;
+        } else {
+            println!("{}: raw, {n} bytes", out.display());
+        }
+        return Ok(Status::Ok);
+    }
+    let mut opts = CreateOptions::new(profile);
+    opts.fixed |= fixed;
+    let w = vhd::convert_to_vhd(src.as_ref(), out, &opts, &mut progress).map_err(lib_err)?;
+    bar.finish_and_clear();
+    report_written(ctx, out, &w)
+}
+
+#[derive(Serialize)]
+struct Info<'a> {
+    image: &'a Path,
+    disk_type: vhd::DiskType,
+    virtual_size: u64,
+    file_size: u64,
+    creator_app: String,
+    creator_version: String,
+    footer: &'a vhd::Footer,
+    header: Option<&'a vhd::DynamicHeader>,
+    allocated_blocks: usize,
+    batmap: Option<&'a vhd::BatmapHeader>,
+    parent: Option<Box<Info<'a>>>,
+}
+
+fn describe(v: &Vhd) -> Info<'_> {
     let f = v.footer();
-    println!("image:          {}", v.path().display());
-    println!("type:           {:?}", f.disk_type);
-    println!("virtual size:   {} bytes", v.size());
-    println!("file size:      {} bytes", v.file_len());
-    println!(
-        "creator:        {} {}.{} on {}",
-        vhd::footer::fourcc(&f.creator_app),
-        f.creator_version >> 16,
-        f.creator_version & 0xffff,
-        vhd::footer::fourcc(&f.creator_os)
-    );
-    println!(
-        "geometry:       {}/{}/{} (C/H/S)",
-        f.geometry.cylinders, f.geometry.heads, f.geometry.sectors
-    );
-    println!("uuid:           {}", vhd::footer::format_uuid(&f.uuid));
-    println!("timestamp:      {} (seconds since 2000-01-01)", f.timestamp);
-    if let Some(h) = v.header() {
-        println!("block size:     {} bytes", h.block_size);
+    Info {
+        image: v.path(),
+        disk_type: v.disk_type(),
+        virtual_size: v.size(),
+        file_size: v.file_len(),
+        creator_app: f.creator_app_text(),
+        creator_version: format!("{}.{}", f.creator_version >> 16, f.creator_version & 0xffff),
+        footer: f,
+        header: v.header(),
+        allocated_blocks: v.allocated_blocks(),
+        batmap: v.batmap().map(|b| &b.0),
+        parent: v.parent().map(|p| Box::new(describe(p))),
+    }
+}
+
+fn info(ctx: &Ctx, img: &Path) -> anyhow::Result<Status> {
+    let v = Vhd::open(img).map_err(lib_err)?;
+    let i = describe(&v);
+    if ctx.json {
+        ctx.print_json(&i)?;
+        return Ok(Status::Ok);
+    }
+    let mut cur = Some(&i);
+    while let Some(i) = cur {
+        let f = i.footer;
+        println!("image:           {}", i.image.display());
+        println!("type:            {:?}", i.disk_type);
+        println!("virtual size:    {} bytes", i.virtual_size);
+        println!("file size:       {} bytes", i.file_size);
         println!(
-            "BAT:            {} entries at {}",
-            h.max_table_entries, h.table_offset
+            "creator:         {:?} {} os {:#010x}",
+            i.creator_app, i.creator_version, f.creator_os
         );
-        println!("allocated:      {} blocks", allocated.unwrap_or(0));
-    }
-    if let Some(b) = v.batmap() {
         println!(
-            "batmap:         {} sectors at {}",
-            b.map_sectors, b.map_offset
+            "geometry:        {}/{}/{} (C/H/S)",
+            f.geometry.cylinders, f.geometry.heads, f.geometry.sectors
         );
+        println!("timestamp:       {}", f.timestamp);
+        println!(
+            "uuid:            {}",
+            f.uuid
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        if let Some(h) = i.header {
+            println!("block size:      {}", h.block_size);
+            println!(
+                "BAT:             {:#x}, {} entries, {} allocated",
+                h.table_offset, h.max_table_entries, i.allocated_blocks
+            );
+            if let Some(b) = i.batmap {
+                println!(
+                    "batmap:          {:#x}, {} sectors, checksum {:#010x}",
+                    b.map_offset, b.map_sectors, b.checksum
+                );
+            }
+            if i.disk_type == vhd::DiskType::Differencing {
+                println!("parent name:     {}", h.parent_name());
+            }
+        }
+        cur = i.parent.as_deref();
+        if cur.is_some() {
+            println!("--- parent ---");
+        }
     }
-    for p in chain {
-        println!("parent:         {}", p.display());
-    }
-    Ok(())
+    Ok(Status::Ok)
 }
