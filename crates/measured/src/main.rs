@@ -6,9 +6,7 @@
 
 mod cmd;
 mod exit;
-mod outfile;
 mod output;
-mod size;
 
 use std::process::ExitCode;
 

@@ -9,9 +9,7 @@ use serde::Serialize;
 use vhd::{CreateOptions, Profile, Vhd};
 
 use crate::exit::Status;
-use crate::outfile::OutFile;
 use crate::output::Ctx;
-use crate::size::parse_size;
 
 /// Image profile on the command line.
 #[derive(Debug, Clone, Copy, ValueEnum)]
