@@ -643,14 +643,37 @@ pub fn convert_to_raw(
                 let k =
                     ((o + n - pos) as usize).min(COPY_CHUNK - (pos % COPY_CHUNK as u64) as usize);
                 read_full(src, pos, &mut buf[..k], out)?;
-                if !is_zero(&buf[..k]) {
-                    file.write_all_at(&buf[..k], pos)
-                        .map_err(|e| os_err(path, e))?;
-                }
+                write_nonzero(&file, path, &buf[..k], pos)?;
                 pos += k as u64;
                 progress(pos);
             }
         }
         Ok(len)
     })
+}
+
+/// Write only the non-zero 64 KiB pieces of `data` (merged into runs), so
+/// zeros inside a partly used block stay holes in the output.
+fn write_nonzero(file: &File, path: &Path, data: &[u8], at: u64) -> Result<()> {
+    const GRAIN: usize = 64 << 10;
+    let mut run: Option<usize> = None;
+    let mut i = 0;
+    while i <= data.len() {
+        let end = (i + GRAIN).min(data.len());
+        let zero = i == data.len() || is_zero(&data[i..end]);
+        match (run, zero) {
+            (None, false) => run = Some(i),
+            (Some(s), true) => {
+                file.write_all_at(&data[s..i], at + s as u64)
+                    .map_err(|e| os_err(path, e))?;
+                run = None;
+            }
+            _ => {}
+        }
+        if i == data.len() {
+            break;
+        }
+        i = end;
+    }
+    Ok(())
 }
