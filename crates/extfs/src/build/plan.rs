@@ -396,8 +396,9 @@ impl Plan {
                 continue;
             };
             let t = tree.inode(id);
-            let mut ino = base(t.mode(), &t.meta);
             let path = n.path.to_string();
+            check_times(&t.meta, &path)?;
+            let mut ino = base(t.mode(), &t.meta);
             if !t.xattrs.is_empty() {
                 let entries = xattr_entries(&t.xattrs, &n.path)?;
                 let k = match shared_xattrs.get(&entries) {
@@ -555,6 +556,27 @@ impl Plan {
         self.blocks.extend(m.blocks);
         Ok(())
     }
+}
+
+/// ext stores 34-bit signed-epoch seconds: 1901-12-13 to 2446-05-10.
+fn check_times(m: &fstree::Meta, path: &str) -> Result<(), BuildError> {
+    const LO: i64 = -(1 << 31);
+    const HI: i64 = (1 << 31) + (3 << 32) - 1;
+    for t in [Some(m.mtime), m.atime, m.ctime, m.crtime]
+        .into_iter()
+        .flatten()
+    {
+        if !(LO..=HI).contains(&t.secs) || t.nanos >= 1_000_000_000 {
+            return Err(BuildError::Unsupported {
+                path: path.to_string(),
+                what: format!(
+                    "time {}.{:09} is outside what ext can store (1901..2446)",
+                    t.secs, t.nanos
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Physical runs placed one after another from logical block `logical`.
