@@ -420,7 +420,14 @@ impl Plan {
                 ino.file_acl = xattr_refs[k].1;
                 ino.blocks += bs / 512;
             }
-            ino.links_count = names[id.0 as usize].max(1).min(u16::MAX as u32) as u16;
+            let links = names[id.0 as usize].max(1);
+            if links > 65000 && !t.kind.is_dir() {
+                return Err(BuildError::Unsupported {
+                    path,
+                    what: format!("{links} hard links (ext allows 65000)"),
+                });
+            }
+            ino.links_count = links as u16;
             match &t.kind {
                 Kind::Dir(entries) => {
                     let mut list: Vec<(u32, u8, &[u8])> = vec![
