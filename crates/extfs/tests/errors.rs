@@ -64,3 +64,35 @@ fn huge_sparse_file_on_ext2_with_1k_blocks_is_refused_by_name() {
         .to_string();
     assert!(e.starts_with("/big:"), "{e}");
 }
+
+#[test]
+fn times_ext_cannot_store_are_refused_by_path() {
+    let mut t = empty();
+    put(
+        &mut t,
+        "old",
+        fstree::Kind::Fifo,
+        meta(0o644, 0, 0, -(1i64 << 40)),
+    );
+    let mut v = Vec::new();
+    let e = build(&t, &opts(FsType::Ext4, 4096), &mut v)
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("/old:") && e.contains("outside"), "{e}");
+}
+
+#[test]
+fn progress_reaches_the_data_total() {
+    let mut seen = Vec::new();
+    let mut v = Vec::new();
+    extfs::build::build_with_progress(
+        &busybox(),
+        &opts(FsType::Ext4, 4096),
+        &mut v,
+        &mut |d, t| seen.push((d, t)),
+    )
+    .unwrap();
+    let (d, t) = *seen.last().unwrap();
+    assert!(t >= 200_000 && d == t, "{seen:?}");
+    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0));
+}

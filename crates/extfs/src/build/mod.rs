@@ -158,6 +158,17 @@ pub fn build(
     opts: &BuildOptions,
     out: &mut dyn BlockSink,
 ) -> Result<Report, BuildError> {
+    build_with_progress(tree, opts, out, &mut |_, _| {})
+}
+
+/// [`build`], calling `progress(done, total)` with file data bytes copied
+/// so far (for a progress bar); `total` is known before the first call.
+pub fn build_with_progress(
+    tree: &Tree,
+    opts: &BuildOptions,
+    out: &mut dyn BlockSink,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Report, BuildError> {
     check_options(opts)?;
     let blocks = match opts.size {
         Size::Bytes(b) => b / u64::from(opts.block_size),
@@ -167,7 +178,7 @@ pub fn build(
         }
     };
     let p = plan::Plan::make(tree, opts, blocks)?;
-    write::write(tree, opts, &p, out)
+    write::write(tree, opts, &p, out, progress)
 }
 
 /// The smallest image size in bytes that holds `tree` with these options
