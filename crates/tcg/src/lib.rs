@@ -7,6 +7,7 @@ pub mod pcr;
 pub mod policy;
 pub mod replay;
 pub mod values;
+pub mod verify;
 
 pub use alg::{HashAlg, Hasher, MultiHasher};
 pub use log::{Event, EventData, EventLog, EventType, LogFormat, ParseError};
