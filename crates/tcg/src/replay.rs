@@ -70,6 +70,9 @@ pub struct DigestMismatch {
     pub computed: Vec<u8>,
 }
 
+/// A PCR's value before its first extend, then `(event index, value after)` per extend.
+pub type PcrHistory = (Vec<u8>, Vec<(usize, Vec<u8>)>);
+
 /// The result of replaying a log.
 #[derive(Clone, Debug)]
 pub struct Replay {
@@ -82,7 +85,7 @@ pub struct Replay {
     /// Events whose digest does not match their payload.
     pub mismatches: Vec<DigestMismatch>,
     /// For each bank and PCR: the value before the first extend, then `(event, value after)`.
-    pub history: BTreeMap<(HashAlg, u32), (Vec<u8>, Vec<(usize, Vec<u8>)>)>,
+    pub history: BTreeMap<(HashAlg, u32), PcrHistory>,
 }
 
 impl Replay {

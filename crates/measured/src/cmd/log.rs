@@ -29,6 +29,15 @@ pub enum LogCommand {
         #[arg(long, value_name = "PCRS")]
         verify: Option<PathBuf>,
     },
+    /// Hash files into several banks in one read (what a measurement extends).
+    Hash {
+        /// Files to hash.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Banks, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "sha1,sha256,sha384")]
+        alg: Vec<tcg::HashAlg>,
+    },
 }
 
 /// Run one `log` subcommand.
@@ -36,6 +45,28 @@ pub fn run(cmd: LogCommand, ctx: &Ctx) -> anyhow::Result<Status> {
     match cmd {
         LogCommand::Show { log } => show(&log, ctx),
         LogCommand::Replay { log, verify } => replay_cmd(&log, verify.as_deref(), ctx),
+        LogCommand::Hash { files, alg } => {
+            let mut all = Vec::new();
+            for f in files {
+                let file =
+                    std::fs::File::open(&f).with_context(|| format!("opening {}", f.display()))?;
+                let len = file.metadata()?.len();
+                let bar = ctx.bytes_bar(len, "hashing");
+                let digests = tcg::hashfile::hash_reader(&alg, bar.wrap_read(file))
+                    .with_context(|| format!("reading {}", f.display()))?;
+                bar.finish_and_clear();
+                for (a, d) in digests {
+                    if !ctx.json {
+                        println!("{a}:{}  {}", hex::encode(&d), f.display());
+                    }
+                    all.push(serde_json::json!({"file": f, "alg": a, "digest": hex::encode(d)}));
+                }
+            }
+            if ctx.json {
+                ctx.print_json(&all)?;
+            }
+            Ok(Status::Ok)
+        }
     }
 }
 
