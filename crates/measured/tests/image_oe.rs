@@ -157,6 +157,8 @@ fn oe_ext3_gets_kernel_links_modules_console_and_fills_disk() {
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("bundle.json")).unwrap()).unwrap();
     assert_eq!(json["init_system"], "inittab");
+    // The release read from the bzImage header matches Debian's file name.
+    assert_eq!(json["kernel_release"], release.as_str());
     assert_eq!(json["modules_dep_generated"], true);
 }
 
