@@ -249,7 +249,10 @@ pub fn build(
         Some(read_input(p, "initrd")?)
     } else {
         let mut loadable = Vec::new();
-        if let Some(m) = &modules {
+        if let Some(m) = modules
+            .as_ref()
+            .filter(|_| spec.initramfs != InitramfsMode::Never)
+        {
             for want in &spec.root_modules {
                 let n = want.replace('-', "_");
                 if m.dep.path_of(&n).is_some() {
