@@ -11,6 +11,9 @@ use crate::disk::xattr;
 use fstree::{InodeId, Kind, NamePath, Timestamp, Tree};
 use std::collections::HashMap;
 
+/// Bytes after the 128-byte base and 32 extra bytes of a 256-byte inode.
+pub const IBODY_SPACE: usize = 256 - 128 - 32;
+
 /// Everything the writer needs, all block numbers final.
 pub struct Plan {
     /// Volume shape.
@@ -29,9 +32,15 @@ pub struct Plan {
     pub xattr_blocks: Vec<(u64, Vec<u8>)>,
     /// Regular files: tree inode, path, runs.
     pub files: Vec<(InodeId, String, Vec<Run>)>,
+    /// In-inode xattr areas (written after `i_extra_isize`).
+    pub ibody: Vec<(u32, Vec<u8>)>,
     /// Journal inode's `i_block`, size in blocks.
     pub journal: Option<([u8; 60], u64)>,
 }
+
+/// Maps an inode's runs (extents or block map) allocating tree blocks.
+type MapFn<'a> =
+    dyn Fn(&[Run], &mut Allocator, u32, bool) -> Result<mapping::Mapped, BuildError> + 'a;
 
 /// One inode to create, in inode-number order.
 struct Node {
@@ -295,6 +304,7 @@ impl Plan {
             blocks: Vec::new(),
             xattr_blocks: Vec::new(),
             files: Vec::new(),
+            ibody: Vec::new(),
             journal: None,
         };
         let base = |mode: u16, meta: &fstree::Meta| inode::Inode {
@@ -329,7 +339,7 @@ impl Plan {
             ino.block = m.i_block;
             let jsb = JournalSuperblock {
                 blocktype: SUPERBLOCK_V2,
-                sequence: 1,
+                first_seq: 1,
                 block_size: bs as u32,
                 maxlen: jb as u32,
                 first: 1,
@@ -392,10 +402,17 @@ impl Plan {
                 continue;
             };
             let t = tree.inode(id);
-            let mut ino = base(t.mode(), &t.meta);
             let path = n.path.to_string();
-            if !t.xattrs.is_empty() {
-                let entries = xattr_entries(&t.xattrs, &n.path)?;
+            check_times(&t.meta, &path)?;
+            let mut ino = base(t.mode(), &t.meta);
+            let entries = xattr_entries(&t.xattrs, &n.path)?;
+            // ext4's 256-byte inodes hold small attribute sets themselves.
+            let ibody = (ext4 && !entries.is_empty())
+                .then(|| xattr::encode_ibody(&entries, IBODY_SPACE))
+                .flatten();
+            if let Some(body) = ibody {
+                plan.ibody.push((ino_nr, body));
+            } else if !entries.is_empty() {
                 let k = match shared_xattrs.get(&entries) {
                     Some(&k) => k,
                     None => {
@@ -415,7 +432,14 @@ impl Plan {
                 ino.file_acl = xattr_refs[k].1;
                 ino.blocks += bs / 512;
             }
-            ino.links_count = names[id.0 as usize].max(1).min(u16::MAX as u32) as u16;
+            let links = names[id.0 as usize].max(1);
+            if links > 65000 && !t.kind.is_dir() {
+                return Err(BuildError::Unsupported {
+                    path,
+                    what: format!("{links} hard links (ext allows 65000)"),
+                });
+            }
+            ino.links_count = links as u16;
             match &t.kind {
                 Kind::Dir(entries) => {
                     let mut list: Vec<(u32, u8, &[u8])> = vec![
@@ -537,7 +561,7 @@ impl Plan {
         ino: &mut inode::Inode,
         blocks: Vec<Vec<u8>>,
         ext4: bool,
-        map: &dyn Fn(&[Run], &mut Allocator, u32, bool) -> Result<mapping::Mapped, BuildError>,
+        map: &MapFn,
     ) -> Result<(), BuildError> {
         let bs = self.geo.bs;
         let runs = to_runs(0, &alloc.alloc(blocks.len() as u64)?);
@@ -551,6 +575,27 @@ impl Plan {
         self.blocks.extend(m.blocks);
         Ok(())
     }
+}
+
+/// ext stores 34-bit signed-epoch seconds: 1901-12-13 to 2446-05-10.
+fn check_times(m: &fstree::Meta, path: &str) -> Result<(), BuildError> {
+    const LO: i64 = -(1 << 31);
+    const HI: i64 = (1 << 31) + (3 << 32) - 1;
+    for t in [Some(m.mtime), m.atime, m.ctime, m.crtime]
+        .into_iter()
+        .flatten()
+    {
+        if !(LO..=HI).contains(&t.secs) || t.nanos >= 1_000_000_000 {
+            return Err(BuildError::Unsupported {
+                path: path.to_string(),
+                what: format!(
+                    "time {}.{:09} is outside what ext can store (1901..2446)",
+                    t.secs, t.nanos
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Physical runs placed one after another from logical block `logical`.
