@@ -14,7 +14,7 @@ mod disk;
 #[derive(Subcommand, Debug)]
 pub enum ImageCommand {
     /// Build a bootable disk, kernel/initrd and VM definitions into a bundle directory.
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
 }
 
 /// `measured image build`: every spec field is also a flag (flags win).
