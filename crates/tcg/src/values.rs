@@ -59,9 +59,16 @@ impl PcrValues {
         pcr: u32,
         hexval: &str,
     ) -> Result<(), ValuesError> {
-        let h = hexval.trim().trim_start_matches("0x").trim_start_matches("0X");
-        let v = hex::decode(h)
-            .map_err(|e| bad(path, format!("{alg} PCR{pcr}: value {hexval:?} is not hex: {e}")))?;
+        let h = hexval
+            .trim()
+            .trim_start_matches("0x")
+            .trim_start_matches("0X");
+        let v = hex::decode(h).map_err(|e| {
+            bad(
+                path,
+                format!("{alg} PCR{pcr}: value {hexval:?} is not hex: {e}"),
+            )
+        })?;
         if v.len() != alg.size() {
             return Err(bad(
                 path,

@@ -39,7 +39,11 @@ fn logs() -> Vec<PathBuf> {
         }
     }
     out.sort();
-    assert!(out.len() >= 20, "expected the shared corpus, found {}", out.len());
+    assert!(
+        out.len() >= 20,
+        "expected the shared corpus, found {}",
+        out.len()
+    );
     out
 }
 
@@ -80,7 +84,11 @@ fn tampered_arch_log_differs_in_pcr4_and_reports_the_mismatch() {
     }
     // The altered events are 22 and 23 (PCR4 image loads); the log's one payload-hash
     // mismatch is event 24 (systemd-boot's EV_IPL in PCR8), present in both copies.
-    let bad: Vec<(usize, u32)> = tampered.mismatches.iter().map(|m| (m.event, m.pcr)).collect();
+    let bad: Vec<(usize, u32)> = tampered
+        .mismatches
+        .iter()
+        .map(|m| (m.event, m.pcr))
+        .collect();
     assert_eq!(bad, [(24, 8), (24, 8)]);
 }
 
@@ -101,7 +109,11 @@ fn tpm2_eventlog_pcrs(f: &Path) -> (PcrValues, Vec<usize>) {
         .arg(f)
         .output()
         .expect("tpm2_eventlog must be installed (ci/install-oracles.sh)");
-    assert!(out.status.success(), "tpm2_eventlog failed on {}", f.display());
+    assert!(
+        out.status.success(),
+        "tpm2_eventlog failed on {}",
+        f.display()
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let warned = String::from_utf8_lossy(&out.stderr)
         .lines()
@@ -127,7 +139,10 @@ fn replay_equals_tpm2_eventlog_on_every_shared_log() {
         let mut ours_bad: Vec<usize> = ours.mismatches.iter().map(|m| m.event).collect();
         ours_bad.dedup();
         if ours_bad != warned {
-            failures.push(format!("{} mismatches: ours {ours_bad:?} theirs {warned:?}", f.display()));
+            failures.push(format!(
+                "{} mismatches: ours {ours_bad:?} theirs {warned:?}",
+                f.display()
+            ));
         }
         for (alg, pcrs) in &theirs.map {
             for (pcr, want) in pcrs {

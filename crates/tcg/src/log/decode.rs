@@ -181,9 +181,7 @@ fn decode_inner(ty: EventType, d: &[u8]) -> Option<EventData> {
                 length: le64(d, 9 + n)?,
             }
         }
-        T::Separator if d.len() == 4 => EventData::Separator {
-            value: le32(d, 0)?,
-        },
+        T::Separator if d.len() == 4 => EventData::Separator { value: le32(d, 0)? },
         T::EfiVariableDriverConfig
         | T::EfiVariableBoot
         | T::EfiVariableBoot2

@@ -337,7 +337,9 @@ fn parse_spec_id(data: &[u8], event_offset: usize) -> Result<SpecIdEvent, ParseE
     let n = r.u32("numberOfAlgorithms").map_err(fix)?;
     if n == 0 || n > MAX_DIGESTS {
         return Err(r
-            .err(format!("Spec ID event lists {n} algorithms (expected 1-{MAX_DIGESTS})"))
+            .err(format!(
+                "Spec ID event lists {n} algorithms (expected 1-{MAX_DIGESTS})"
+            ))
             .shifted(base));
     }
     let mut algorithms = Vec::new();

@@ -87,7 +87,11 @@ const TABLE: &[(u32, EventType, &str)] = &[
     (0x7, EventType::SCrtmContents, "EV_S_CRTM_CONTENTS"),
     (0x8, EventType::SCrtmVersion, "EV_S_CRTM_VERSION"),
     (0x9, EventType::CpuMicrocode, "EV_CPU_MICROCODE"),
-    (0xA, EventType::PlatformConfigFlags, "EV_PLATFORM_CONFIG_FLAGS"),
+    (
+        0xA,
+        EventType::PlatformConfigFlags,
+        "EV_PLATFORM_CONFIG_FLAGS",
+    ),
     (0xB, EventType::TableOfDevices, "EV_TABLE_OF_DEVICES"),
     (0xC, EventType::CompactHash, "EV_COMPACT_HASH"),
     (0xD, EventType::Ipl, "EV_IPL"),
@@ -95,23 +99,79 @@ const TABLE: &[(u32, EventType, &str)] = &[
     (0xF, EventType::NonhostCode, "EV_NONHOST_CODE"),
     (0x10, EventType::NonhostConfig, "EV_NONHOST_CONFIG"),
     (0x11, EventType::NonhostInfo, "EV_NONHOST_INFO"),
-    (0x12, EventType::OmitBootDeviceEvents, "EV_OMIT_BOOT_DEVICE_EVENTS"),
-    (0x8000_0001, EventType::EfiVariableDriverConfig, "EV_EFI_VARIABLE_DRIVER_CONFIG"),
-    (0x8000_0002, EventType::EfiVariableBoot, "EV_EFI_VARIABLE_BOOT"),
-    (0x8000_0003, EventType::EfiBootServicesApplication, "EV_EFI_BOOT_SERVICES_APPLICATION"),
-    (0x8000_0004, EventType::EfiBootServicesDriver, "EV_EFI_BOOT_SERVICES_DRIVER"),
-    (0x8000_0005, EventType::EfiRuntimeServicesDriver, "EV_EFI_RUNTIME_SERVICES_DRIVER"),
+    (
+        0x12,
+        EventType::OmitBootDeviceEvents,
+        "EV_OMIT_BOOT_DEVICE_EVENTS",
+    ),
+    (
+        0x8000_0001,
+        EventType::EfiVariableDriverConfig,
+        "EV_EFI_VARIABLE_DRIVER_CONFIG",
+    ),
+    (
+        0x8000_0002,
+        EventType::EfiVariableBoot,
+        "EV_EFI_VARIABLE_BOOT",
+    ),
+    (
+        0x8000_0003,
+        EventType::EfiBootServicesApplication,
+        "EV_EFI_BOOT_SERVICES_APPLICATION",
+    ),
+    (
+        0x8000_0004,
+        EventType::EfiBootServicesDriver,
+        "EV_EFI_BOOT_SERVICES_DRIVER",
+    ),
+    (
+        0x8000_0005,
+        EventType::EfiRuntimeServicesDriver,
+        "EV_EFI_RUNTIME_SERVICES_DRIVER",
+    ),
     (0x8000_0006, EventType::EfiGptEvent, "EV_EFI_GPT_EVENT"),
     (0x8000_0007, EventType::EfiAction, "EV_EFI_ACTION"),
-    (0x8000_0008, EventType::EfiPlatformFirmwareBlob, "EV_EFI_PLATFORM_FIRMWARE_BLOB"),
-    (0x8000_0009, EventType::EfiHandoffTables, "EV_EFI_HANDOFF_TABLES"),
-    (0x8000_000A, EventType::EfiPlatformFirmwareBlob2, "EV_EFI_PLATFORM_FIRMWARE_BLOB2"),
-    (0x8000_000B, EventType::EfiHandoffTables2, "EV_EFI_HANDOFF_TABLES2"),
-    (0x8000_000C, EventType::EfiVariableBoot2, "EV_EFI_VARIABLE_BOOT2"),
+    (
+        0x8000_0008,
+        EventType::EfiPlatformFirmwareBlob,
+        "EV_EFI_PLATFORM_FIRMWARE_BLOB",
+    ),
+    (
+        0x8000_0009,
+        EventType::EfiHandoffTables,
+        "EV_EFI_HANDOFF_TABLES",
+    ),
+    (
+        0x8000_000A,
+        EventType::EfiPlatformFirmwareBlob2,
+        "EV_EFI_PLATFORM_FIRMWARE_BLOB2",
+    ),
+    (
+        0x8000_000B,
+        EventType::EfiHandoffTables2,
+        "EV_EFI_HANDOFF_TABLES2",
+    ),
+    (
+        0x8000_000C,
+        EventType::EfiVariableBoot2,
+        "EV_EFI_VARIABLE_BOOT2",
+    ),
     (0x8000_0010, EventType::EfiHcrtmEvent, "EV_EFI_HCRTM_EVENT"),
-    (0x8000_00E0, EventType::EfiVariableAuthority, "EV_EFI_VARIABLE_AUTHORITY"),
-    (0x8000_00E1, EventType::EfiSpdmFirmwareBlob, "EV_EFI_SPDM_FIRMWARE_BLOB"),
-    (0x8000_00E2, EventType::EfiSpdmFirmwareConfig, "EV_EFI_SPDM_FIRMWARE_CONFIG"),
+    (
+        0x8000_00E0,
+        EventType::EfiVariableAuthority,
+        "EV_EFI_VARIABLE_AUTHORITY",
+    ),
+    (
+        0x8000_00E1,
+        EventType::EfiSpdmFirmwareBlob,
+        "EV_EFI_SPDM_FIRMWARE_BLOB",
+    ),
+    (
+        0x8000_00E2,
+        EventType::EfiSpdmFirmwareConfig,
+        "EV_EFI_SPDM_FIRMWARE_CONFIG",
+    ),
 ];
 
 impl EventType {
@@ -138,7 +198,10 @@ impl EventType {
 
     /// The spec name (`EV_SEPARATOR`), or `None` for unknown values.
     pub fn name(self) -> Option<&'static str> {
-        TABLE.iter().find(|(_, u, _)| *u == self).map(|(_, _, s)| *s)
+        TABLE
+            .iter()
+            .find(|(_, u, _)| *u == self)
+            .map(|(_, _, s)| *s)
     }
 }
 

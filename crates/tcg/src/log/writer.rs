@@ -69,7 +69,8 @@ impl AgileLogWriter {
             self.buf.extend_from_slice(&a.id().to_le_bytes());
             self.buf.extend_from_slice(d);
         }
-        self.buf.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        self.buf
+            .extend_from_slice(&(data.len() as u32).to_le_bytes());
         self.buf.extend_from_slice(data);
     }
 
