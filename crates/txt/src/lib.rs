@@ -6,6 +6,7 @@
 //! sources; see `docs/drtm.md` for what is verified against which tool.
 
 pub mod acm;
+pub mod agile;
 pub mod error;
 pub mod hexser;
 pub mod mle;

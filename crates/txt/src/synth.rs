@@ -164,7 +164,7 @@ pub fn mle_segment(mle_end: u32, caps: u32) -> Vec<u8> {
         0,
         0x1000,
         mle_end,
-        0x227,
+        caps,
         0x2000,
         0x2000 + 511,
     ];

@@ -1,15 +1,418 @@
-//! `measured drtm`.
+//! `measured drtm`: Intel TXT + tboot dynamic launch. Reads SINIT ACMs,
+//! hashes the tboot MLE, reads and writes tboot policies, predicts
+//! PCR17/18/19 of system A from its artifacts, and replays TXT logs.
 
-use clap::Subcommand;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use tcg::HashAlg;
+use txt::{
+    Acm, LaunchInputs, MleImage, ModuleData, ModuleInput, PolicySource, Prediction, Profile,
+    TbPolicy, TbootVersion,
+};
 
 use crate::exit::Status;
 use crate::output::Ctx;
 
 /// The `drtm` subcommands.
 #[derive(Subcommand, Debug)]
-pub enum DrtmCommand {}
+pub enum DrtmCommand {
+    /// Show a SINIT ACM: header, info table, chipset/processor/TPM lists and its measurement.
+    Acm {
+        /// The SINIT ACM file.
+        acm: PathBuf,
+    },
+    /// The MLE hash of tboot (what `lcp2_mlehash --create` prints), every bank.
+    Mlehash {
+        /// `tboot.gz` or the tboot ELF.
+        tboot: PathBuf,
+        /// tboot's command line as the boot loader passes it.
+        #[arg(long)]
+        cmdline: Option<String>,
+        /// Banks to hash (repeatable; default sha1, sha256, sha384, sha512).
+        #[arg(long = "alg")]
+        algs: Vec<HashAlg>,
+    },
+    /// Show a tboot Verified-Launch policy (`tb_polgen --show`).
+    PolicyShow {
+        /// The policy file.
+        policy: PathBuf,
+    },
+    /// Write tboot's built-in default policy for a tboot version.
+    PolicyDefault {
+        /// tboot release, e.g. 1.10.5.
+        #[arg(long)]
+        tboot_version: TbootVersion,
+        /// TPM 2.0 (default) or TPM 1.2.
+        #[arg(long, default_value = "2.0", value_parser = ["1.2", "2.0"])]
+        tpm: String,
+        /// TPM 1.2 with `pcr_map=da`.
+        #[arg(long)]
+        da: bool,
+        /// Where to write the policy bytes.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Predict PCR17/18/19 (every bank) and the ordered event log of a launch.
+    Predict(PredictArgs),
+    /// Replay a TXT event log (TCG crypto-agile format) into PCR17-22.
+    Replay {
+        /// The log, e.g. from /sys/kernel/security/txt or a predicted log.
+        log: PathBuf,
+    },
+}
+
+/// Arguments of `measured drtm predict`.
+#[derive(Args, Debug)]
+pub struct PredictArgs {
+    /// System A's platform profile (TOML, or JSON if it ends in .json).
+    #[arg(long)]
+    profile: PathBuf,
+    /// The SINIT ACM.
+    #[arg(long)]
+    acm: PathBuf,
+    /// `tboot.gz`.
+    #[arg(long)]
+    tboot: PathBuf,
+    /// tboot's command line.
+    #[arg(long, default_value = "")]
+    tboot_cmdline: String,
+    /// The VL policy file, or `default` for tboot's built-in one.
+    #[arg(long, default_value = "default")]
+    policy: String,
+    /// A module as FILE or FILE:CMDLINE, in multiboot order (repeatable).
+    #[arg(long = "module")]
+    modules: Vec<String>,
+    /// Hash modules as stored (GRUB's `--nounzip`).
+    #[arg(long)]
+    no_decompress: bool,
+    /// Also write the predicted event log (TCG crypto-agile format) here.
+    #[arg(long)]
+    log_out: Option<PathBuf>,
+}
 
 /// Run one `drtm` subcommand.
-pub fn run(cmd: DrtmCommand, _ctx: &Ctx) -> anyhow::Result<Status> {
-    match cmd {}
+pub fn run(cmd: DrtmCommand, ctx: &Ctx) -> anyhow::Result<Status> {
+    match cmd {
+        DrtmCommand::Acm { acm } => show_acm(&acm, ctx),
+        DrtmCommand::Mlehash {
+            tboot,
+            cmdline,
+            algs,
+        } => mlehash(&tboot, cmdline.as_deref(), &algs, ctx),
+        DrtmCommand::PolicyShow { policy } => policy_show(&policy, ctx),
+        DrtmCommand::PolicyDefault {
+            tboot_version,
+            tpm,
+            da,
+            output,
+        } => {
+            let p = txt::policy::default_policy(tboot_version, tpm == "2.0", da);
+            write_atomic(&output, &p.to_bytes())?;
+            Ok(Status::Ok)
+        }
+        DrtmCommand::Predict(a) => predict(a, ctx),
+        DrtmCommand::Replay { log } => replay(&log, ctx),
+    }
+}
+
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Write to a temporary file beside `path`, then rename: no partial output.
+fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .with_context(|| format!("writing {}", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("renaming into {}", path.display()))?;
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct AcmReport<'a> {
+    header: &'a txt::acm::AcmHeader,
+    info: &'a txt::acm::InfoTable,
+    user_area_offset: usize,
+    signed_region_sha1: String,
+    signed_region_sha256: String,
+}
+
+fn show_acm(path: &Path, ctx: &Ctx) -> anyhow::Result<Status> {
+    let bytes = read(path)?;
+    let acm = Acm::parse(&bytes).with_context(|| format!("{}", path.display()))?;
+    let r = AcmReport {
+        header: &acm.header,
+        info: &acm.info,
+        user_area_offset: acm.user_area_offset(),
+        signed_region_sha1: hex::encode(acm.signed_region_digest(HashAlg::Sha1)),
+        signed_region_sha256: hex::encode(acm.signed_region_digest(HashAlg::Sha256)),
+    };
+    if ctx.json {
+        ctx.print_json(&r)?;
+        return Ok(Status::Ok);
+    }
+    let h = &acm.header;
+    println!("ACM {}", path.display());
+    println!(
+        "  type {:#x} subtype {:#x}",
+        h.module_type, h.module_sub_type
+    );
+    println!(
+        "  header_len {} dwords, version {:#010x}",
+        h.header_len, h.header_version
+    );
+    println!(
+        "  chipset_id {:#06x} flags {:#06x} (pre-production {}, debug-signed {})",
+        h.chipset_id,
+        h.flags,
+        (h.flags >> 14) & 1,
+        (h.flags >> 15) & 1
+    );
+    println!(
+        "  vendor {:#x} date {:#010x} size {} bytes",
+        h.module_vendor,
+        h.date,
+        h.size as u64 * 4
+    );
+    println!(
+        "  txt_svn {} se_svn {} key_size {} dwords scratch_size {} dwords",
+        h.txt_svn, h.se_svn, h.key_size, h.scratch_size
+    );
+    let i = &acm.info;
+    println!(
+        "  info table v{}: acm type {:#x}, os_sinit_data_ver {}, min_mle_hdr_ver {:#010x}",
+        i.version, i.chipset_acm_type, i.os_sinit_data_ver, i.min_mle_header_ver
+    );
+    println!(
+        "  capabilities {:#010x}, acm_ver {}",
+        i.capabilities, i.acm_version
+    );
+    for c in &i.chipset_ids {
+        println!(
+            "  chipset {:04x}:{:04x} rev {:#x} flags {:#x} ext {:#x}",
+            c.vendor_id, c.device_id, c.revision_id, c.flags, c.extended_id
+        );
+    }
+    for p in &i.processor_ids {
+        println!(
+            "  processor fms {:#x}/{:#x} platform {:#x}/{:#x}",
+            p.fms, p.fms_mask, p.platform_id, p.platform_mask
+        );
+    }
+    if let Some(t) = &i.tpm_info {
+        println!(
+            "  tpm: ext_policy {} family {} nv_index_set {} algs {:04x?}",
+            t.ext_policy, t.tpm_family, t.tpm_nv_index_set, t.alg_ids
+        );
+    }
+    println!("  signed region sha1   {}", r.signed_region_sha1);
+    println!("  signed region sha256 {}", r.signed_region_sha256);
+    Ok(Status::Ok)
+}
+
+fn mlehash(
+    path: &Path,
+    cmdline: Option<&str>,
+    algs: &[HashAlg],
+    ctx: &Ctx,
+) -> anyhow::Result<Status> {
+    let mle = MleImage::load(&read(path)?).with_context(|| format!("{}", path.display()))?;
+    let algs = if algs.is_empty() {
+        vec![
+            HashAlg::Sha1,
+            HashAlg::Sha256,
+            HashAlg::Sha384,
+            HashAlg::Sha512,
+        ]
+    } else {
+        algs.to_vec()
+    };
+    let hashes: BTreeMap<HashAlg, String> = mle
+        .hash(cmdline.map(str::as_bytes), &algs)
+        .into_iter()
+        .map(|(a, d)| (a, hex::encode(d)))
+        .collect();
+    if ctx.json {
+        ctx.print_json(&serde_json::json!({ "header": mle.header, "hashes": hashes }))?;
+    } else {
+        let h = &mle.header;
+        println!(
+            "MLE header at {:#x}: version {:#010x} caps {:#x} range [{:#x}, {:#x}) cmdline [{:#x}, {:#x})",
+            h.offset,
+            h.version,
+            h.capabilities,
+            h.mle_start,
+            h.mle_end,
+            h.cmdline_start,
+            h.cmdline_end
+        );
+        for (a, d) in &hashes {
+            println!("{a:<7} {d}");
+        }
+    }
+    Ok(Status::Ok)
+}
+
+fn policy_show(path: &Path, ctx: &Ctx) -> anyhow::Result<Status> {
+    let p = TbPolicy::parse(&read(path)?).with_context(|| format!("{}", path.display()))?;
+    if ctx.json {
+        ctx.print_json(&p)?;
+        return Ok(Status::Ok);
+    }
+    println!(
+        "tb_policy {}: type {:?}, hash_alg {:#04x} ({}), policy_control {:#010x}",
+        path.display(),
+        p.policy_type,
+        p.hash_alg,
+        p.alg(),
+        p.policy_control
+    );
+    for (i, e) in p.entries.iter().enumerate() {
+        let m = match e.mod_num {
+            txt::policy::MOD_ANY => "any".to_string(),
+            txt::policy::MOD_NV => format!("nv {:#x}", e.nv_index),
+            txt::policy::MOD_NV_RAW => format!("nv-raw {:#x}", e.nv_index),
+            n => n.to_string(),
+        };
+        let pcr = if e.pcr == txt::policy::PCR_NONE {
+            "none".into()
+        } else {
+            e.pcr.to_string()
+        };
+        println!("  entry {i}: module {m}, pcr {pcr}, {:?}", e.hash_type);
+        for h in &e.hashes {
+            println!("    {}", hex::encode(h));
+        }
+    }
+    Ok(Status::Ok)
+}
+
+fn load_profile(path: &Path) -> anyhow::Result<Profile> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    if path.extension().is_some_and(|e| e == "json") {
+        Profile::from_json(&text).with_context(|| format!("{}", path.display()))
+    } else {
+        Profile::from_toml(&text).with_context(|| format!("{}", path.display()))
+    }
+}
+
+fn predict(a: PredictArgs, ctx: &Ctx) -> anyhow::Result<Status> {
+    let profile = load_profile(&a.profile)?;
+    let policy = if a.policy == "default" {
+        PolicySource::Default
+    } else {
+        PolicySource::Nv(read(Path::new(&a.policy))?)
+    };
+    let mut modules = Vec::new();
+    let mut total = 0u64;
+    for m in &a.modules {
+        // FILE:CMDLINE, but a path may itself contain ':' — take the longest existing prefix.
+        let (file, cmdline) = split_module(m)?;
+        total += std::fs::metadata(&file)
+            .with_context(|| format!("module {}", file.display()))?
+            .len();
+        modules.push(ModuleInput {
+            name: file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            cmdline,
+            data: ModuleData::Path(file),
+            decompress: !a.no_decompress,
+        });
+    }
+    let inputs = LaunchInputs {
+        profile,
+        acm: read(&a.acm)?,
+        tboot: read(&a.tboot)?,
+        tboot_cmdline: a.tboot_cmdline.clone(),
+        policy,
+        modules,
+    };
+    let bar = ctx.bytes_bar(total, "hashing");
+    let p = txt::predict_with_progress(&inputs, |n| bar.inc(n)).context("predicting the launch")?;
+    bar.finish_and_clear();
+    if let Some(out) = &a.log_out {
+        write_atomic(out, &txt::agile::agile_log(&p))?;
+    }
+    if ctx.json {
+        ctx.print_json(&p)?;
+    } else {
+        print_prediction(&p);
+    }
+    Ok(Status::Ok)
+}
+
+fn split_module(spec: &str) -> anyhow::Result<(PathBuf, String)> {
+    if Path::new(spec).exists() {
+        return Ok((PathBuf::from(spec), String::new()));
+    }
+    for (i, _) in spec.match_indices(':') {
+        let (f, rest) = (&spec[..i], &spec[i + 1..]);
+        if Path::new(f).is_file() {
+            return Ok((PathBuf::from(f), rest.to_string()));
+        }
+    }
+    bail!("module {spec:?}: no such file (expected FILE or FILE:CMDLINE)")
+}
+
+fn print_prediction(p: &Prediction) {
+    println!(
+        "{:<4} {:<6} {:<22} {:<8} digest",
+        "pcr", "type", "event", "bank"
+    );
+    for e in &p.events {
+        for (alg, d) in &e.digests {
+            println!(
+                "{:<4} {:#06x} {:<22} {:<8} {}",
+                e.pcr,
+                e.event_type,
+                e.name,
+                alg.name(),
+                d
+            );
+        }
+    }
+    println!();
+    for (pcr, banks) in &p.pcrs {
+        for (alg, v) in banks {
+            println!("PCR{pcr} {:<7} {}", alg.name(), v);
+        }
+    }
+}
+
+fn replay(path: &Path, ctx: &Ctx) -> anyhow::Result<Status> {
+    let log = tcg::EventLog::read(path).with_context(|| format!("{}", path.display()))?;
+    let r = tcg::replay(&log);
+    let mut pcrs: BTreeMap<u32, BTreeMap<HashAlg, String>> = BTreeMap::new();
+    for alg in log.banks() {
+        for pcr in 17..=22u32 {
+            if let Some(v) = r.value(alg, pcr) {
+                pcrs.entry(pcr).or_default().insert(alg, hex::encode(v));
+            }
+        }
+    }
+    if ctx.json {
+        ctx.print_json(&serde_json::json!({ "pcrs": pcrs }))?;
+    } else {
+        for (pcr, banks) in &pcrs {
+            for (alg, v) in banks {
+                println!("PCR{pcr} {:<7} {v}", alg.name());
+            }
+        }
+    }
+    Ok(Status::Ok)
 }
