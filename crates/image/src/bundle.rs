@@ -22,6 +22,9 @@ pub trait DiskWriter {
     /// Write `tree` as `spec.fs_type` filling a `spec.disk_size_mib` disk in
     /// `spec.format` to `out` (a new file in the bundle's temp directory).
     fn write_disk(&self, tree: &Tree, spec: &Spec, out: &Path) -> Result<(), String>;
+
+    /// Fail early, before anything is written, when `tree` cannot fit.
+    fn check_fits(&self, tree: &Tree, spec: &Spec) -> Result<(), String>;
 }
 
 /// One file that went in or came out.
@@ -111,26 +114,14 @@ fn read_input(path: &Path, what: &str) -> Result<Vec<u8>, ImageError> {
 fn load_rootfs(spec: &Spec, epoch: i64) -> Result<Tree, ImageError> {
     let md = std::fs::metadata(&spec.rootfs).map_err(ImageError::io(&spec.rootfs))?;
     if md.is_dir() {
+        // Host directories are owned by whoever unpacked them: an image
+        // wants root-owned files with pinned times.
         return hostdir::load(&spec.rootfs, epoch);
     }
-    Err(ImageError::Rootfs {
+    rootfs::load(&spec.rootfs).map_err(|e| ImageError::Rootfs {
         path: spec.rootfs.display().to_string(),
-        msg: "ext image and tar rootfs inputs need the rootfs reader, which this build does not have yet; give a directory".into(),
+        msg: e.to_string(),
     })
-}
-
-/// Rough bytes the tree needs on an ext filesystem with 4 KiB blocks.
-fn tree_bytes(tree: &Tree) -> u64 {
-    let mut n = 0;
-    for (_, id) in tree.walk() {
-        n += 256; // inode
-        n += match &tree.inode(id).kind {
-            Kind::File(c) => c.len().div_ceil(4096) * 4096,
-            Kind::Dir(_) => 4096,
-            _ => 0,
-        };
-    }
-    n
 }
 
 struct Modules {
@@ -363,18 +354,11 @@ pub fn build(
     let init_system = edit::console_getty(&mut tree, &spec.console, spec.baud, epoch)?;
     edit::fstab_root(&mut tree, &spec.fs_type, epoch)?;
 
-    let need = tree_bytes(&tree);
-    let have = spec.disk_size_mib << 20;
-    if need > have * 9 / 10 {
-        return Err(ImageError::Field {
+    disk.check_fits(&tree, spec)
+        .map_err(|msg| ImageError::Field {
             field: "disk_size_mib",
-            msg: format!(
-                "the rootfs needs about {} MiB with kernel and modules; a {} MiB disk is too small",
-                need.div_ceil(1 << 20) * 10 / 9 + 1,
-                spec.disk_size_mib
-            ),
-        });
-    }
+            msg,
+        })?;
 
     let parent = out
         .parent()

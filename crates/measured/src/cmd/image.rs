@@ -14,7 +14,7 @@ pub(crate) mod disk;
 #[derive(Subcommand, Debug)]
 pub enum ImageCommand {
     /// Build a bootable disk, kernel/initrd and VM definitions into a bundle directory.
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
 }
 
 /// `measured image build`: every spec field is also a flag (flags win).
@@ -191,7 +191,7 @@ pub fn run(cmd: ImageCommand, ctx: &Ctx) -> anyhow::Result<Status> {
                 bar.set_message(s.to_string());
             };
             let report =
-                image::bundle::build(&spec, &a.out, epoch, &disk::ToolsDisk { epoch }, &step)?;
+                image::bundle::build(&spec, &a.out, epoch, &disk::ExtDisk { epoch }, &step)?;
             bar.finish_and_clear();
             if ctx.json {
                 ctx.print_json(&report)?;

@@ -1,71 +1,109 @@
-//! Interim disk writer: `mke2fs -d` and `qemu-img convert`.
-//!
-//! Stands in for the project's own ext builder (`extfs`) and VHD writer
-//! (`vhd`) until those branches are merged; it is the only part of
-//! `image build` that runs external tools, and it is not byte-reproducible
-//! (mke2fs copies host ctimes; qemu-img stamps the VHD footer).
+//! The disk writer: our ext builder (`extfs`) into a raw image, and for VHD
+//! outputs — until the project's VHD writer (`vhd`) is merged — QEMU's
+//! `qemu-img convert`. Raw output is entirely ours and byte-reproducible;
+//! VHD output is not yet (qemu-img stamps the footer time and a random UUID).
 
 use std::path::Path;
 use std::process::Command;
 
+use extfs::build::{BuildOptions, FsType, Size};
 use fstree::Tree;
 use image::bundle::DiskWriter;
 use image::spec::{DiskOutput, Spec};
 
-/// Writes the disk with e2fsprogs and qemu-img.
-pub struct ToolsDisk {
-    /// `SOURCE_DATE_EPOCH`, passed to mke2fs as its fake time.
+/// Writes the disk with `extfs` (+ qemu-img for VHD, interim).
+pub struct ExtDisk {
+    /// `SOURCE_DATE_EPOCH`.
     pub epoch: i64,
 }
 
-fn run(cmd: &mut Command) -> Result<(), String> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("running {:?}: {e}", cmd.get_program()))?;
-    if out.status.success() {
-        Ok(())
+/// Bytes addressable through the VHD CHS geometry of a `size`-byte disk,
+/// rounded down as vhd-util does (vm-image.md 1.4): a filesystem no larger
+/// than this is fully visible to readers that trust CHS.
+pub fn chs_floor_bytes(size: u64) -> u64 {
+    let total = (size / 512).min(65535 * 16 * 255);
+    let (spt, heads, cth);
+    if total >= 65535 * 16 * 63 {
+        spt = 255;
+        heads = 16;
+        cth = total / spt;
     } else {
-        Err(format!(
-            "{:?} failed: {}",
-            cmd.get_program(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
+        let mut s = 17;
+        let mut c = total / s;
+        let mut h = c.div_ceil(1024).max(4);
+        if c >= h * 1024 || h > 16 {
+            s = 31;
+            h = 16;
+            c = total / s;
+        }
+        if c >= h * 1024 {
+            s = 63;
+            h = 16;
+            c = total / s;
+        }
+        spt = s;
+        heads = h;
+        cth = c;
+    }
+    (cth / heads) * heads * spt * 512
+}
+
+impl ExtDisk {
+    fn options(&self, spec: &Spec) -> Result<BuildOptions, String> {
+        let fs: FsType = spec.fs_type.parse()?;
+        let mut o = BuildOptions::new(fs);
+        let disk = spec.disk_size_mib << 20;
+        let fs_bytes = if spec.format == DiskOutput::Raw {
+            disk
+        } else {
+            chs_floor_bytes(disk)
+        };
+        o.size = Size::Bytes(fs_bytes);
+        o.epoch = self.epoch;
+        let uuid = spec.uuid().replace('-', "");
+        let mut u = [0u8; 16];
+        for (i, b) in u.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&uuid[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
+        }
+        o.uuid = u;
+        o.hash_seed = u;
+        o.hash_seed[0] ^= 0xff;
+        Ok(o)
     }
 }
 
-impl DiskWriter for ToolsDisk {
-    fn write_disk(&self, tree: &Tree, spec: &Spec, out: &Path) -> Result<(), String> {
-        let dir = out.parent().ok_or("disk path has no parent")?;
-        let stage = tempfile::tempdir_in(dir).map_err(|e| e.to_string())?;
-        let root = stage.path().join("root");
-        std::fs::create_dir(&root).map_err(|e| e.to_string())?;
-        image::hostdir::materialize(tree, &root).map_err(|e| e.to_string())?;
-        let raw = stage.path().join("disk.raw");
-        // Keep the filesystem within the CHS-addressable size of the VHD
-        // (vm-image.md 1.4): 2 MiB less than asked is always inside it.
-        let fs_mib = if spec.format == DiskOutput::Raw {
-            spec.disk_size_mib
-        } else {
-            spec.disk_size_mib - 2
+impl DiskWriter for ExtDisk {
+    fn check_fits(&self, tree: &Tree, spec: &Spec) -> Result<(), String> {
+        let o = self.options(spec)?;
+        let need = extfs::build::min_size(tree, &o).map_err(|e| e.to_string())?;
+        let Size::Bytes(have) = o.size else {
+            unreachable!("options() sets an exact size")
         };
-        let uuid = spec.uuid();
-        run(Command::new("mke2fs")
-            .env("E2FSPROGS_FAKE_TIME", self.epoch.max(1).to_string())
-            .args(["-q", "-F", "-t", &spec.fs_type, "-b", "4096", "-U", &uuid])
-            .arg("-E")
-            .arg(format!("root_owner=0:0,hash_seed={uuid}"))
-            .arg("-d")
-            .arg(&root)
-            .arg(&raw)
-            .arg(format!("{fs_mib}M")))?;
+        if need > have {
+            return Err(format!(
+                "the rootfs with kernel and modules needs {} MiB of {} filesystem; a {} MiB disk holds {} MiB",
+                need.div_ceil(1 << 20),
+                spec.fs_type,
+                spec.disk_size_mib,
+                have >> 20
+            ));
+        }
+        Ok(())
+    }
+
+    fn write_disk(&self, tree: &Tree, spec: &Spec, out: &Path) -> Result<(), String> {
+        let o = self.options(spec)?;
+        let dir = out.parent().ok_or("disk path has no parent")?;
         if spec.format == DiskOutput::Raw {
-            std::fs::rename(&raw, out).map_err(|e| e.to_string())?;
+            let mut f =
+                std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
+            extfs::build::build(tree, &o, &mut f).map_err(|e| e.to_string())?;
             return Ok(());
         }
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&raw)
-            .map_err(|e| e.to_string())?;
+        let raw = tempfile::NamedTempFile::new_in(dir).map_err(|e| e.to_string())?;
+        let mut f = raw.as_file().try_clone().map_err(|e| e.to_string())?;
+        extfs::build::build(tree, &o, &mut f).map_err(|e| e.to_string())?;
+        // The disk is bigger than the filesystem (CHS rounding): pad with a hole.
         f.set_len(spec.disk_size_mib << 20)
             .map_err(|e| e.to_string())?;
         let sub = if spec.format == DiskOutput::VhdFixed {
@@ -73,9 +111,32 @@ impl DiskWriter for ToolsDisk {
         } else {
             "subformat=dynamic"
         };
-        run(Command::new("qemu-img")
+        let res = Command::new("qemu-img")
             .args(["convert", "-f", "raw", "-O", "vpc", "-o", sub])
-            .arg(&raw)
-            .arg(out))
+            .arg(raw.path())
+            .arg(out)
+            .output()
+            .map_err(|e| format!("running qemu-img: {e}"))?;
+        if !res.status.success() {
+            return Err(format!(
+                "qemu-img convert failed: {}",
+                String::from_utf8_lossy(&res.stderr).trim()
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chs_floor_bytes;
+
+    #[test]
+    fn chs_floor_matches_vhd_util_table() {
+        // Values from vm-image.md 1.4 (vhd-util / VirtualBox floor CHS).
+        assert_eq!(chs_floor_bytes(100 << 20), 104_761_344);
+        assert_eq!(chs_floor_bytes(256 << 20), 268_369_920);
+        assert_eq!(chs_floor_bytes(1 << 30), 1_073_479_680);
+        assert_eq!(chs_floor_bytes(32 << 30), 34_359_214_080);
     }
 }
