@@ -177,14 +177,25 @@ fn bundle_has_image_pcrs_policy_and_log_that_tpm2_tools_agree_with() {
     }
 
     // The policy digest is what tpm2_createpolicy computes from our values file.
+    // (The tool runs a trial session, so it needs a TPM: a swtpm.)
     let theirs = f.path().join("policy.tpm2tools");
-    run_tool(
-        Command::new("tpm2_createpolicy")
-            .args(["--policy-pcr", "-l", "sha256:17,18,19", "-f"])
-            .arg(out.join("policy/pcr-values.bin"))
-            .arg("-L")
-            .arg(&theirs),
-    );
+    let tpm = tpm_sim::Swtpm::start().unwrap();
+    let values = out.join("policy/pcr-values.bin");
+    tpm.tool(
+        "tpm2_createpolicy",
+        &[
+            "--policy-pcr",
+            "-l",
+            "sha256:17,18,19",
+            "-f",
+            values.to_str().unwrap(),
+            "-L",
+            theirs.to_str().unwrap(),
+        ],
+        f.path(),
+    )
+    .unwrap();
+    drop(tpm);
     assert_eq!(
         std::fs::read(&theirs).unwrap(),
         std::fs::read(out.join("policy/policy.digest")).unwrap()

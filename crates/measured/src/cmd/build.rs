@@ -130,7 +130,7 @@ fn image_step(
             im,
             &sub,
             epoch,
-            &crate::cmd::image::disk::ToolsDisk { epoch },
+            &crate::cmd::image::disk::ExtDisk { epoch },
             &on_step,
         )
         .map_err(|e| spec.error_at(1, e.to_string()))?;
