@@ -179,7 +179,7 @@ impl Swtpm {
         s.read_exact(&mut head)?;
         let size = u32::from_be_bytes(head[2..6].try_into().expect("4 bytes")) as usize;
         let rc = u32::from_be_bytes(head[6..10].try_into().expect("4 bytes"));
-        if size < 10 || size > 1 << 20 {
+        if !(10..=1 << 20).contains(&size) {
             return Err(SimError::Response(format!("size {size}")));
         }
         let mut body = vec![0u8; size - 10];

@@ -136,6 +136,15 @@ fn our_show(p: &TbPolicy) -> Vec<(String, String)> {
     v
 }
 
+/// One `tb_polgen --add`: num, pcr, hash, cmdline, image.
+type PolgenAdd<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a std::path::Path>,
+);
+
 #[test]
 fn policies_match_tb_polgen_byte_for_byte_for_every_type_alg_hash_and_pcr() {
     let dir = tempfile::tempdir().unwrap();
@@ -185,7 +194,7 @@ fn policies_match_tb_polgen_byte_for_byte_for_every_type_alg_hash_and_pcr() {
             );
             let mut ours = TbPolicy::new(*ptype, alg, ctrl);
             // (num, pcr, hash, cmdline, image)
-            let adds: [(&str, &str, &str, Option<&str>, Option<&std::path::Path>); 4] = [
+            let adds: [PolgenAdd; 4] = [
                 (
                     "0",
                     "18",

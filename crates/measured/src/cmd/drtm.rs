@@ -59,6 +59,12 @@ pub enum DrtmCommand {
     },
     /// Predict PCR17/18/19 (every bank) and the ordered event log of a launch.
     Predict(PredictArgs),
+    /// Write a layout-valid but unsigned SINIT ACM (for tests and benchmarks).
+    SynthAcm {
+        /// Where to write it.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// Replay a TXT event log (TCG crypto-agile format) into PCR17-22.
     Replay {
         /// The log, e.g. from /sys/kernel/security/txt or a predicted log.
@@ -116,6 +122,10 @@ pub fn run(cmd: DrtmCommand, ctx: &Ctx) -> anyhow::Result<Status> {
             Ok(Status::Ok)
         }
         DrtmCommand::Predict(a) => predict(a, ctx),
+        DrtmCommand::SynthAcm { output } => {
+            write_atomic(&output, &txt::synth::build_acm(&Default::default()))?;
+            Ok(Status::Ok)
+        }
         DrtmCommand::Replay { log } => replay(&log, ctx),
     }
 }
