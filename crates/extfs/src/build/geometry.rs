@@ -69,9 +69,8 @@ impl Geometry {
             let ipg = inodes.div_ceil(groups).div_ceil(align) * align;
             let ipg = ipg.max(align);
             if ipg > bpg || ipg > 65536 - align {
-                return Err(BuildError::Option(format!(
-                    "{inodes} inodes do not fit in {groups} groups of {bs}-byte blocks"
-                )));
+                // Too many inodes for this few groups: the volume is too small.
+                return Err(too_small(blocks));
             }
             let geo = Geometry {
                 bs,
@@ -84,7 +83,7 @@ impl Geometry {
                 itable_blocks: ipg * INODE_SIZE / bs,
             };
             let last = geo.groups - 1;
-            if geo.group_len(last) >= geo.meta_blocks(last) + 1 {
+            if geo.group_len(last) > geo.meta_blocks(last) {
                 return Ok(geo);
             }
             if groups == 1 {

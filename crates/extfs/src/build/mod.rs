@@ -158,6 +158,17 @@ pub fn build(
     opts: &BuildOptions,
     out: &mut dyn BlockSink,
 ) -> Result<Report, BuildError> {
+    build_with_progress(tree, opts, out, &mut |_, _| {})
+}
+
+/// [`build`], calling `progress(done, total)` with file data bytes copied
+/// so far (for a progress bar); `total` is known before the first call.
+pub fn build_with_progress(
+    tree: &Tree,
+    opts: &BuildOptions,
+    out: &mut dyn BlockSink,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Report, BuildError> {
     check_options(opts)?;
     let blocks = match opts.size {
         Size::Bytes(b) => b / u64::from(opts.block_size),
@@ -167,7 +178,7 @@ pub fn build(
         }
     };
     let p = plan::Plan::make(tree, opts, blocks)?;
-    write::write(tree, opts, &p, out)
+    write::write(tree, opts, &p, out, progress)
 }
 
 /// The smallest image size in bytes that holds `tree` with these options
@@ -198,14 +209,28 @@ fn check_options(opts: &BuildOptions) -> Result<(), BuildError> {
     Ok(())
 }
 
-/// Grow from an estimate until a full plan succeeds.
+/// Grow from an estimate until a full plan succeeds, then bisect down to
+/// the smallest block count that still plans.
 fn min_blocks(tree: &Tree, opts: &BuildOptions) -> Result<u64, BuildError> {
     let bs = u64::from(opts.block_size);
     let need = plan::estimate_blocks(tree, opts)?;
     let mut blocks = need + need / 32 + 64;
     for _ in 0..200 {
         match plan::Plan::make(tree, opts, blocks) {
-            Ok(p) => return Ok(p.geo.blocks.max(blocks.min(p.geo.blocks))),
+            Ok(p) => {
+                // Everything allocated is a lower bound: metadata only adds.
+                let used: u64 = (0..p.geo.groups).map(|g| p.alloc.used_in(g)).sum();
+                let (mut lo, mut hi) = (used.max(16), p.geo.blocks);
+                while lo < hi {
+                    let mid = lo + (hi - lo) / 2;
+                    match plan::Plan::make(tree, opts, mid) {
+                        Ok(p) => hi = p.geo.blocks.min(mid),
+                        Err(BuildError::NoSpace { .. }) => lo = mid + 1,
+                        Err(e) => return Err(e),
+                    }
+                }
+                return Ok(hi);
+            }
             Err(BuildError::NoSpace { .. }) => blocks += blocks / 16 + 8 * bs / 1024,
             Err(e) => return Err(e),
         }

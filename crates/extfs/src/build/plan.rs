@@ -33,6 +33,10 @@ pub struct Plan {
     pub journal: Option<([u8; 60], u64)>,
 }
 
+/// Maps an inode's runs (extents or block map) allocating tree blocks.
+type MapFn<'a> =
+    dyn Fn(&[Run], &mut Allocator, u32, bool) -> Result<mapping::Mapped, BuildError> + 'a;
+
 /// One inode to create, in inode-number order.
 struct Node {
     id: Option<InodeId>,
@@ -329,7 +333,7 @@ impl Plan {
             ino.block = m.i_block;
             let jsb = JournalSuperblock {
                 blocktype: SUPERBLOCK_V2,
-                sequence: 1,
+                first_seq: 1,
                 block_size: bs as u32,
                 maxlen: jb as u32,
                 first: 1,
@@ -392,8 +396,9 @@ impl Plan {
                 continue;
             };
             let t = tree.inode(id);
-            let mut ino = base(t.mode(), &t.meta);
             let path = n.path.to_string();
+            check_times(&t.meta, &path)?;
+            let mut ino = base(t.mode(), &t.meta);
             if !t.xattrs.is_empty() {
                 let entries = xattr_entries(&t.xattrs, &n.path)?;
                 let k = match shared_xattrs.get(&entries) {
@@ -415,7 +420,14 @@ impl Plan {
                 ino.file_acl = xattr_refs[k].1;
                 ino.blocks += bs / 512;
             }
-            ino.links_count = names[id.0 as usize].max(1).min(u16::MAX as u32) as u16;
+            let links = names[id.0 as usize].max(1);
+            if links > 65000 && !t.kind.is_dir() {
+                return Err(BuildError::Unsupported {
+                    path,
+                    what: format!("{links} hard links (ext allows 65000)"),
+                });
+            }
+            ino.links_count = links as u16;
             match &t.kind {
                 Kind::Dir(entries) => {
                     let mut list: Vec<(u32, u8, &[u8])> = vec![
@@ -537,7 +549,7 @@ impl Plan {
         ino: &mut inode::Inode,
         blocks: Vec<Vec<u8>>,
         ext4: bool,
-        map: &dyn Fn(&[Run], &mut Allocator, u32, bool) -> Result<mapping::Mapped, BuildError>,
+        map: &MapFn,
     ) -> Result<(), BuildError> {
         let bs = self.geo.bs;
         let runs = to_runs(0, &alloc.alloc(blocks.len() as u64)?);
@@ -551,6 +563,27 @@ impl Plan {
         self.blocks.extend(m.blocks);
         Ok(())
     }
+}
+
+/// ext stores 34-bit signed-epoch seconds: 1901-12-13 to 2446-05-10.
+fn check_times(m: &fstree::Meta, path: &str) -> Result<(), BuildError> {
+    const LO: i64 = -(1 << 31);
+    const HI: i64 = (1 << 31) + (3 << 32) - 1;
+    for t in [Some(m.mtime), m.atime, m.ctime, m.crtime]
+        .into_iter()
+        .flatten()
+    {
+        if !(LO..=HI).contains(&t.secs) || t.nanos >= 1_000_000_000 {
+            return Err(BuildError::Unsupported {
+                path: path.to_string(),
+                what: format!(
+                    "time {}.{:09} is outside what ext can store (1901..2446)",
+                    t.secs, t.nanos
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Physical runs placed one after another from logical block `logical`.

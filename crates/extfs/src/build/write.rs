@@ -18,6 +18,7 @@ pub fn write(
     opts: &BuildOptions,
     p: &Plan,
     out: &mut dyn BlockSink,
+    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Report, BuildError> {
     let geo = &p.geo;
     let bs = geo.bs;
@@ -35,7 +36,7 @@ pub fn write(
         }
         out.write_at(b * bs, &data)?;
     }
-    copy_files(tree, p, out)?;
+    copy_files(tree, p, out, progress)?;
 
     // Inode tables: inodes 1..=last_ino are in use (reserved ones zeroed).
     let ipg = u64::from(geo.ipg);
@@ -60,7 +61,6 @@ pub fn write(
     let mut descs = Vec::with_capacity(geo.groups as usize);
     let (mut free_blocks, mut free_inodes) = (0u64, 0u64);
     for g in 0..geo.groups {
-        let start = geo.group_start(g);
         let len = geo.group_len(g);
         let used_blocks = geo.meta_blocks(g) + p.alloc.used_in(g);
         let mut bbm = vec![0u8; bs as usize];
@@ -98,7 +98,6 @@ pub fn write(
         } else {
             descs.extend(d.encode(32));
         }
-        let _ = start;
     }
 
     let mut s = superblock(opts, p, free_blocks, free_inodes);
@@ -187,9 +186,17 @@ fn set_bits(b: &mut [u8], from: u64, to: u64) {
 }
 
 /// Stream every regular file's data ranges into its blocks.
-fn copy_files(tree: &Tree, p: &Plan, out: &mut dyn BlockSink) -> Result<(), BuildError> {
+fn copy_files(
+    tree: &Tree,
+    p: &Plan,
+    out: &mut dyn BlockSink,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(), BuildError> {
     let bs = p.geo.bs;
     let mut buf = vec![0u8; COPY_CHUNK];
+    let total: u64 = p.files.iter().flat_map(|f| &f.2).map(|r| r.len * bs).sum();
+    let mut done = 0u64;
+    progress(0, total);
     for (id, path, runs) in &p.files {
         let Kind::File(c) = &tree.inode(*id).kind else {
             continue;
@@ -233,8 +240,12 @@ fn copy_files(tree: &Tree, p: &Plan, out: &mut dyn BlockSink) -> Result<(), Buil
                 let phys = r.phys * bs + (pos - r.logical * bs);
                 out.write_at(phys, &buf[..n])?;
                 pos += n as u64;
+                done += n as u64;
+                progress(done.min(total), total);
             }
         }
     }
+    // Partial last blocks count in the total; finish at 100 %.
+    progress(total, total);
     Ok(())
 }

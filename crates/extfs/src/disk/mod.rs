@@ -53,6 +53,51 @@ pub enum DiskError {
     },
 }
 
+/// Run every decoder in this module over `data` (at each structure's
+/// natural position) and return how many accepted it. Bad bytes must only
+/// ever give errors; the fuzz target and the seed-corpus test call this.
+pub fn probe(data: &[u8]) -> usize {
+    let mut ok = 0;
+    let sb_at = if data.len() >= 2048 {
+        &data[1024..]
+    } else {
+        data
+    };
+    if let Ok(sb) = Superblock::decode(sb_at) {
+        ok += 1;
+        let _ = Superblock::checksum_ok(sb_at);
+        let _ = sb.csum_seed();
+    }
+    ok += usize::from(GroupDesc::decode(data, 32).is_ok());
+    ok += usize::from(GroupDesc::decode(data, 64).is_ok());
+    for size in [128, 256] {
+        if let Ok(i) = Inode::decode(data, size) {
+            ok += 1;
+            let _ = inode::decode_dev(&i.block);
+            if let Ok(h) = ExtentHeader::decode(&i.block) {
+                for e in i.block[12..].chunks(12).take(usize::from(h.entries)) {
+                    ok += usize::from(Extent::decode(e).is_ok() && ExtentIndex::decode(e).is_ok());
+                }
+            }
+        }
+    }
+    let mut at = 0;
+    while at < data.len() {
+        match DirEntry::decode(&data[at..]) {
+            Ok(e) => {
+                ok += 1;
+                at += usize::from(e.rec_len.max(4));
+            }
+            Err(_) => break,
+        }
+    }
+    ok += usize::from(xattr::decode_block(data).is_ok());
+    ok += usize::from(xattr::acl_from_disk(data).is_ok());
+    ok += usize::from(xattr::acl_to_disk(data).is_ok());
+    ok += usize::from(JournalSuperblock::decode(data).is_ok());
+    ok
+}
+
 pub(crate) fn need(what: &'static str, b: &[u8], n: usize) -> Result<(), DiskError> {
     if b.len() < n {
         Err(DiskError::Short {

@@ -119,17 +119,17 @@ pub fn encode_block(entries: &[Entry], block_size: usize, refs: u32) -> Option<V
         at += (ENTRY_SIZE + e.name.len() + 3) & !3;
         block_hash = (block_hash << 16) ^ (block_hash >> 16) ^ h;
     }
-    le::put32(&mut b, 16, block_hash);
+    le::put32(&mut b, 0x0C, block_hash);
     Some(b)
 }
 
 /// Write `h_checksum` of an xattr block stored at physical block `blocknr`.
 pub fn seal_block(b: &mut [u8], csum_seed: u32, blocknr: u64) {
-    // Header: magic, refcount, blocks, hash (0x10), checksum (0x10 + 4).
-    le::put32(b, 0x14, 0);
+    // Header: magic, refcount, blocks, hash (0x0C), checksum (0x10).
+    le::put32(b, 0x10, 0);
     let c = crc32c(csum_seed, &blocknr.to_le_bytes());
     let c = crc32c(c, b);
-    le::put32(b, 0x14, c);
+    le::put32(b, 0x10, c);
 }
 
 /// Decode the entries of an xattr block (values inside the block only).

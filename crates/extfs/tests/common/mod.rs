@@ -346,3 +346,158 @@ pub fn dump(img: &Path, path: &str, dir: &Path) -> Vec<u8> {
     debugfs(img, &format!("dump {path} {}", dst.display()));
     std::fs::read(dst).unwrap()
 }
+
+/// Run many debugfs requests in one process; returns each request's output.
+pub fn debugfs_batch(img: &Path, reqs: &[String], dir: &Path) -> Vec<String> {
+    let cmds = dir.join("cmds");
+    std::fs::write(&cmds, reqs.join("\n") + "\n").unwrap();
+    let out = Command::new("debugfs")
+        .arg("-f")
+        .arg(&cmds)
+        .arg(img)
+        .output()
+        .expect("debugfs must be installed");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let parts: Vec<String> = text.split("debugfs: ").skip(1).map(str::to_owned).collect();
+    assert_eq!(parts.len(), reqs.len(), "debugfs output:\n{text}");
+    parts
+}
+
+fn field<'a>(s: &'a str, key: &str) -> &'a str {
+    let i = s.find(key).unwrap_or_else(|| panic!("no {key:?} in:\n{s}"));
+    s[i + key.len()..].split_whitespace().next().unwrap()
+}
+
+/// `0xSECS:EXTRA` as debugfs prints a time, decoded.
+fn dbg_time(s: &str, key: &str) -> (i64, u32) {
+    let v = field(s, key);
+    let (a, b) = v.split_once(':').unwrap();
+    let secs = u32::from_str_radix(a.trim_start_matches("0x"), 16).unwrap() as i32 as i64;
+    let extra = u32::from_str_radix(b, 16).unwrap();
+    (secs + (((extra & 3) as i64) << 32), extra >> 2)
+}
+
+/// Check every inode of `tree` (or the first `limit` paths) against what
+/// debugfs reads from the image: type and mode, owners, link count, times,
+/// size, device numbers, symlink targets, file contents and xattrs.
+pub fn check_tree(img: &Path, tree: &Tree, dir: &Path, limit: usize) {
+    let counts = tree.link_counts();
+    let walk = tree.walk();
+    let lpf_added = tree
+        .entries(fstree::ROOT)
+        .unwrap()
+        .get(b"lost+found".as_slice())
+        .is_none();
+    let picked: Vec<_> = walk.iter().take(limit).chain(walk.last()).collect();
+    let abs = |p: &NamePath| p.to_string();
+    let reqs: Vec<String> = picked
+        .iter()
+        .map(|(p, _)| format!("stat \"{}\"", abs(p)))
+        .collect();
+    let stats = debugfs_batch(img, &reqs, dir);
+    for ((path, id), st) in picked.iter().zip(&stats) {
+        let ino = tree.inode(*id);
+        let path = &abs(path)[1..];
+        let ctx = format!("/{path}:\n{st}");
+        assert_eq!(
+            u16::from_str_radix(field(st, "Mode:"), 8).unwrap(),
+            ino.meta.perm,
+            "{ctx}"
+        );
+        assert_eq!(
+            field(st, "User:").parse::<u32>().unwrap(),
+            ino.meta.uid,
+            "{ctx}"
+        );
+        assert_eq!(
+            field(st, "Group:").parse::<u32>().unwrap(),
+            ino.meta.gid,
+            "{ctx}"
+        );
+        let mut links = counts[id.0 as usize];
+        if *id == fstree::ROOT && lpf_added {
+            links += 1;
+        }
+        assert_eq!(field(st, "Links:").parse::<u32>().unwrap(), links, "{ctx}");
+        let m = ino.meta.mtime;
+        assert_eq!(dbg_time(st, "mtime:"), (m.secs, m.nanos), "{ctx}");
+        let a = ino.meta.atime.unwrap_or(Timestamp::from_secs(EPOCH));
+        assert_eq!(dbg_time(st, "atime:"), (a.secs, a.nanos), "{ctx}");
+        assert_eq!(dbg_time(st, "ctime:"), (EPOCH, 0), "{ctx}");
+        let want_type = match &ino.kind {
+            Kind::File(_) => "regular",
+            Kind::Dir(_) => "directory",
+            Kind::Symlink(_) => "symlink",
+            Kind::CharDev { .. } => "character",
+            Kind::BlockDev { .. } => "block",
+            Kind::Fifo => "FIFO",
+            Kind::Socket => "socket",
+        };
+        assert_eq!(field(st, "Type:"), want_type, "{ctx}");
+        match &ino.kind {
+            Kind::File(c) => {
+                assert_eq!(field(st, "Size:").parse::<u64>().unwrap(), c.len(), "{ctx}");
+                if c.len() < 64 << 20 {
+                    assert_eq!(
+                        dump(img, &format!("\"/{path}\""), dir),
+                        c.read_all().unwrap(),
+                        "{ctx}"
+                    );
+                }
+            }
+            Kind::Symlink(t) if t.len() < 60 => {
+                assert!(
+                    st.contains(&format!(
+                        "Fast link dest: \"{}\"",
+                        String::from_utf8_lossy(t)
+                    )),
+                    "{ctx}"
+                );
+            }
+            Kind::Symlink(t) => assert_eq!(&dump(img, &format!("\"/{path}\""), dir), t, "{ctx}"),
+            Kind::CharDev { major, minor } | Kind::BlockDev { major, minor } => {
+                let v = field(st, "major/minor number:");
+                let (a, b) = v.split_once(':').unwrap();
+                assert_eq!(
+                    (a.parse::<u32>().unwrap(), b.parse::<u32>().unwrap()),
+                    (*major, *minor),
+                    "{ctx}"
+                );
+            }
+            _ => {}
+        }
+        for (name, value) in &ino.xattrs {
+            let n = String::from_utf8_lossy(name);
+            let out = dir.join("xattr");
+            let _ = std::fs::remove_file(&out);
+            debugfs(img, &format!("ea_get -f {} \"/{path}\" {n}", out.display()));
+            let mut got = std::fs::read(&out).unwrap();
+            let mut want = value.clone();
+            if n.starts_with("system.posix_acl") {
+                // e2fsprogs writes id 0 where the kernel writes -1 for
+                // entries without a qualifier; only named entries carry one.
+                unqualify(&mut got);
+                unqualify(&mut want);
+            }
+            assert_eq!(got, want, "xattr {n} of /{path}");
+        }
+        if !ino.xattrs.is_empty() {
+            let list = debugfs(img, &format!("ea_list \"/{path}\""));
+            for name in ino.xattrs.keys() {
+                assert!(
+                    list.contains(&*String::from_utf8_lossy(name)),
+                    "ea_list /{path}: {list}"
+                );
+            }
+        }
+    }
+}
+
+fn unqualify(acl: &mut [u8]) {
+    for e in acl[4..].chunks_mut(8) {
+        let tag = u16::from_le_bytes([e[0], e[1]]);
+        if tag != 2 && tag != 8 {
+            e[4..8].fill(0);
+        }
+    }
+}
