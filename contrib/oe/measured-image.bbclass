@@ -17,19 +17,22 @@ MEASURED ?= "measured"
 # A complete spec to use as is; empty: write one from the variables below.
 MEASURED_SPEC ?= ""
 # The rootfs the service VM boots: this image, as deployed.
-MEASURED_ROOTFS_TYPE ?= "ext4"
+MEASURED_ROOTFS_TYPE ?= "ext3"
 MEASURED_ROOTFS ?= "${DEPLOY_DIR_IMAGE}/${IMAGE_LINK_NAME}.${MEASURED_ROOTFS_TYPE}"
-# The kernel (and its modules tarball, empty for none).
+# The kernel, and its modules: a lib/modules/<version> directory (empty
+# for none; left out when it does not exist).
 MEASURED_KERNEL ?= "${DEPLOY_DIR_IMAGE}/${KERNEL_IMAGETYPE}"
-MEASURED_MODULES ?= "${DEPLOY_DIR_IMAGE}/modules-${MACHINE}.tgz"
+MEASURED_MODULES ?= ""
 # The service VM's kernel command line, name, memory (MiB) and vcpus.
 MEASURED_CMDLINE ?= "console=hvc0 root=/dev/xvda rw"
 MEASURED_VM_NAME ?= "${IMAGE_BASENAME}"
 MEASURED_MEMORY ?= "256"
 MEASURED_VCPUS ?= "1"
-# Disk size (MiB, empty: sized to the rootfs) and format (vhd or raw).
-MEASURED_DISK_SIZE ?= ""
-MEASURED_DISK_FORMAT ?= "vhd"
+# Disk size (MiB), format (vhd-tap, vhd-qemu, vhd-fixed or raw) and
+# filesystem (ext2, ext3 or ext4).
+MEASURED_DISK_SIZE ?= "512"
+MEASURED_DISK_FORMAT ?= "vhd-tap"
+MEASURED_FS_TYPE ?= "${MEASURED_ROOTFS_TYPE}"
 # Measured launch: empty MEASURED_PLATFORM means no [launch] section (no
 # PCR prediction). The platform profile, SINIT ACM and tboot come from the
 # build host or another recipe's deploy dir.
@@ -37,6 +40,9 @@ MEASURED_PLATFORM ?= ""
 MEASURED_SINIT ?= ""
 MEASURED_TBOOT ?= "${DEPLOY_DIR_IMAGE}/tboot.gz"
 MEASURED_TBOOT_CMDLINE ?= "logging=serial,memory"
+# Whether tboot also measures the generated initramfs (1: the image's
+# kernel needs modules to reach its root disk, so it has one).
+MEASURED_INITRAMFS_MODULE ?= "0"
 # "default" (tboot's built-in verified-launch policy) or a tb_policy file.
 MEASURED_VL_POLICY ?= "default"
 # The PCR selection the sealing policy covers.
@@ -62,21 +68,16 @@ measured_write_spec() {
 		printf '%s\n' "# Written by measured-image.bbclass for ${PN}; do not edit."
 		measured_toml_kv name "${MEASURED_VM_NAME}"
 		measured_toml_kv rootfs "${MEASURED_ROOTFS}"
-		printf 'memory = %s\n' "${MEASURED_MEMORY}"
-		printf 'vcpus = %s\n' "${MEASURED_VCPUS}"
-		echo
-		echo "[kernel]"
-		measured_toml_kv image "${MEASURED_KERNEL}"
+		measured_toml_kv kernel "${MEASURED_KERNEL}"
 		if [ -n "${MEASURED_MODULES}" ] && [ -e "${MEASURED_MODULES}" ]; then
 			measured_toml_kv modules "${MEASURED_MODULES}"
 		fi
 		measured_toml_kv cmdline "${MEASURED_CMDLINE}"
-		echo
-		echo "[disk]"
+		printf 'memory_mib = %s\n' "${MEASURED_MEMORY}"
+		printf 'vcpus = %s\n' "${MEASURED_VCPUS}"
+		printf 'disk_size_mib = %s\n' "${MEASURED_DISK_SIZE}"
 		measured_toml_kv format "${MEASURED_DISK_FORMAT}"
-		if [ -n "${MEASURED_DISK_SIZE}" ]; then
-			printf 'size_mib = %s\n' "${MEASURED_DISK_SIZE}"
-		fi
+		measured_toml_kv fs_type "${MEASURED_FS_TYPE}"
 		if [ -n "${MEASURED_PLATFORM}" ]; then
 			echo
 			echo "[launch]"
@@ -89,9 +90,11 @@ measured_write_spec() {
 			echo "[[launch.modules]]"
 			echo 'file = "bundle:kernel"'
 			measured_toml_kv cmdline "${MEASURED_CMDLINE}"
-			echo
-			echo "[[launch.modules]]"
-			echo 'file = "bundle:initramfs"'
+			if [ "${MEASURED_INITRAMFS_MODULE}" = "1" ]; then
+				echo
+				echo "[[launch.modules]]"
+				echo 'file = "bundle:initramfs"'
+			fi
 			echo
 			echo "[policy]"
 			measured_toml_kv pcrs "${MEASURED_PCRS}"
@@ -131,7 +134,7 @@ do_image_measured[cleandirs] = "${MEASUREDDEPLOYDIR}"
 do_image_measured[depends] += "virtual/kernel:do_deploy"
 do_image_measured[vardeps] += "MEASURED_SPEC MEASURED_ROOTFS MEASURED_KERNEL MEASURED_MODULES \
     MEASURED_CMDLINE MEASURED_VM_NAME MEASURED_MEMORY MEASURED_VCPUS MEASURED_DISK_SIZE \
-    MEASURED_DISK_FORMAT MEASURED_PLATFORM MEASURED_SINIT MEASURED_TBOOT \
+    MEASURED_DISK_FORMAT MEASURED_FS_TYPE MEASURED_INITRAMFS_MODULE MEASURED_PLATFORM MEASURED_SINIT MEASURED_TBOOT \
     MEASURED_TBOOT_CMDLINE MEASURED_VL_POLICY MEASURED_PCRS MEASURED_EXTRA_ARGS"
 do_image_measured[file-checksums] += "${@d.getVar('MEASURED_SPEC') and d.getVar('MEASURED_SPEC') + ':True' or ''}"
 do_image_measured[sstate-inputdirs] = "${MEASUREDDEPLOYDIR}"

@@ -18,6 +18,9 @@ use crate::swap;
 pub enum Input {
     /// A file outside the bundle, keyed by its content.
     File(PathBuf),
+    /// A directory outside the bundle, keyed by its tree: every entry's
+    /// path, type, permission bits and content (or link target).
+    Dir(PathBuf),
     /// Parameters (a spec section, a command line), keyed by these bytes.
     Bytes(Vec<u8>),
     /// A bundle-relative file an earlier step of this build produced.
@@ -55,6 +58,22 @@ impl StepSpec {
     pub fn file(mut self, label: impl Into<String>, path: impl Into<PathBuf>) -> Self {
         self.inputs.push((label.into(), Input::File(path.into())));
         self
+    }
+
+    /// Depend on a directory tree (a rootfs, a modules directory).
+    pub fn dir(mut self, label: impl Into<String>, path: impl Into<PathBuf>) -> Self {
+        self.inputs.push((label.into(), Input::Dir(path.into())));
+        self
+    }
+
+    /// Depend on a file or a directory, whichever `path` is.
+    pub fn path(self, label: impl Into<String>, path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        if path.is_dir() {
+            self.dir(label, path)
+        } else {
+            self.file(label, path)
+        }
     }
 
     /// Depend on parameter bytes.
@@ -243,6 +262,19 @@ impl BundleBuilder {
         self.new.output(rel)
     }
 
+    /// The bundle-relative path of the first output so far whose path
+    /// satisfies `pred` (outputs are visited in path order).
+    pub fn output_named(&self, pred: impl Fn(&str) -> bool) -> Option<String> {
+        let mut all: Vec<&String> = self
+            .new
+            .steps
+            .values()
+            .flat_map(|s| s.outputs.keys())
+            .collect();
+        all.sort();
+        all.into_iter().find(|p| pred(p)).cloned()
+    }
+
     /// The content digest of a file outside the bundle (stat-cached).
     pub fn digest_file(&mut self, path: &Path) -> Result<ContentDigest, BundleError> {
         Ok(self.stat.digest(path)?.0)
@@ -342,6 +374,7 @@ impl BundleBuilder {
         for (label, input) in &spec.inputs {
             let d = match input {
                 Input::File(p) => self.stat.digest(p)?.0,
+                Input::Dir(p) => tree_digest(&mut self.stat, p)?,
                 Input::Bytes(b) => ContentDigest::of_bytes(b),
                 Input::Output(rel) => {
                     self.new
@@ -463,6 +496,50 @@ fn step_key(spec: &StepSpec, inputs: &BTreeMap<String, ContentDigest>) -> Conten
         field(&d.0);
     }
     ContentDigest(h.finalize().into())
+}
+
+/// The digest of a directory tree: sorted entries, each as its relative
+/// path, kind, permission bits and content digest or link target. Owners
+/// and times are left out: they are not what a build reads.
+fn tree_digest(stat: &mut StatCache, root: &Path) -> Result<ContentDigest, BundleError> {
+    use std::os::unix::fs::PermissionsExt;
+    let io = |path: &Path, what: &'static str| {
+        let path = path.to_path_buf();
+        move |source| BundleError::Io { path, what, source }
+    };
+    let mut h = Sha256::new();
+    let mut stack = vec![root.to_path_buf()];
+    let mut entries = Vec::new();
+    while let Some(dir) = stack.pop() {
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .map_err(io(&dir, "list"))?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()
+            .map_err(io(&dir, "list"))?;
+        names.sort();
+        for p in names {
+            let m = std::fs::symlink_metadata(&p).map_err(io(&p, "stat"))?;
+            if m.is_dir() {
+                stack.push(p.clone());
+            }
+            entries.push((p, m));
+        }
+    }
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (p, m) in entries {
+        let rel = p.strip_prefix(root).expect("walk stays under root");
+        h.update(rel.as_os_str().as_encoded_bytes());
+        h.update([0]);
+        h.update(m.permissions().mode().to_le_bytes());
+        if m.is_file() {
+            h.update(stat.digest(&p)?.0.0);
+        } else if m.file_type().is_symlink() {
+            let t = std::fs::read_link(&p).map_err(io(&p, "read link"))?;
+            h.update(t.as_os_str().as_encoded_bytes());
+        }
+        h.update([0]);
+    }
+    Ok(ContentDigest(h.finalize().into()))
 }
 
 /// Every regular file under `root`, bundle-relative with `/` separators,

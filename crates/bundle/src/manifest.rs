@@ -59,8 +59,13 @@ impl Manifest {
     /// it cannot be used (missing, unreadable, other version): then every
     /// step is rebuilt, which is always safe.
     pub fn load(bundle: &Path) -> Option<Self> {
-        let bytes = std::fs::read(bundle.join(MANIFEST_PATH)).ok()?;
-        let m: Manifest = serde_json::from_slice(&bytes).ok()?;
+        Self::from_bytes(&std::fs::read(bundle.join(MANIFEST_PATH)).ok()?)
+    }
+
+    /// Parse manifest bytes; `None` for anything but a manifest of this
+    /// version (the bytes come from a directory anyone may have edited).
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let m: Manifest = serde_json::from_slice(bytes).ok()?;
         (m.version == MANIFEST_VERSION).then_some(m)
     }
 

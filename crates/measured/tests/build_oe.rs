@@ -122,30 +122,50 @@ fn class_shell_passes_bash_n_and_shellcheck() {
     );
 }
 
+/// A minimal bzImage for the spec parser's kernel check.
+fn fake_kernel() -> Vec<u8> {
+    let mut b = vec![0u8; 0x400];
+    b[0x202..0x206].copy_from_slice(b"HdrS");
+    b[0x206..0x208].copy_from_slice(&0x020fu16.to_le_bytes());
+    b[0x20e..0x210].copy_from_slice(&0x100u16.to_le_bytes());
+    let v = b"6.1.0-oe (t@t) #1\0";
+    b[0x300..0x300 + v.len()].copy_from_slice(v);
+    b
+}
+
 #[test]
-fn spec_writer_escapes_values_into_valid_toml() {
+fn spec_writer_output_is_a_valid_build_spec_with_awkward_values() {
     let tmp = tempfile::tempdir().unwrap();
     let spec = tmp.path().join("spec.toml");
+    let rootfs = tmp.path().join("rootfs");
+    std::fs::create_dir(&rootfs).unwrap();
+    let kernel = tmp.path().join("bzImage");
+    std::fs::write(&kernel, fake_kernel()).unwrap();
+    let platform = repo().join("examples/launch/platform.toml");
+    let sinit = repo().join("examples/launch/sinit-synthetic.bin");
     let cmdline = r#"console=hvc0 root=/dev/xvda quiet x="a\b""#;
     let mut s = script(&[
         ("MEASURED_VM_NAME", "svc \"one\""),
-        ("MEASURED_ROOTFS", "/deploy/core-image-minimal.ext4"),
-        ("MEASURED_KERNEL", "/deploy/bzImage"),
+        ("MEASURED_ROOTFS", rootfs.to_str().unwrap()),
+        ("MEASURED_KERNEL", kernel.to_str().unwrap()),
         ("MEASURED_MODULES", ""),
         ("MEASURED_CMDLINE", cmdline),
         ("MEASURED_MEMORY", "128"),
         ("MEASURED_VCPUS", "2"),
-        ("MEASURED_DISK_FORMAT", "vhd"),
-        ("MEASURED_DISK_SIZE", ""),
-        ("MEASURED_PLATFORM", "/conf/platform.toml"),
-        ("MEASURED_SINIT", "/conf/sinit.bin"),
-        ("MEASURED_TBOOT", "/deploy/tboot.gz"),
+        ("MEASURED_DISK_SIZE", "64"),
+        ("MEASURED_DISK_FORMAT", "vhd-tap"),
+        ("MEASURED_FS_TYPE", "ext3"),
+        ("MEASURED_PLATFORM", platform.to_str().unwrap()),
+        ("MEASURED_SINIT", sinit.to_str().unwrap()),
+        ("MEASURED_TBOOT", "/boot/tboot.gz"),
         ("MEASURED_TBOOT_CMDLINE", "logging=serial,memory"),
         ("MEASURED_VL_POLICY", "default"),
+        ("MEASURED_INITRAMFS_MODULE", "0"),
         ("MEASURED_PCRS", "sha256:17,18,19"),
         ("PN", "core-image-minimal"),
     ]);
     s.push_str(&format!("measured_write_spec '{}'\n", spec.display()));
+    // dash, as bitbake's /bin/sh on Debian: its echo would mangle "\\".
     let out = Command::new("sh").arg("-c").arg(&s).output().unwrap();
     assert!(
         out.status.success(),
@@ -153,18 +173,19 @@ fn spec_writer_escapes_values_into_valid_toml() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = std::fs::read_to_string(&spec).unwrap();
-    let v: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    assert_eq!(v["name"].as_str(), Some("svc \"one\""));
-    assert_eq!(v["kernel"]["cmdline"].as_str(), Some(cmdline));
-    assert!(
-        v["kernel"].get("modules").is_none(),
-        "empty MODULES omitted"
-    );
-    assert_eq!(v["memory"].as_integer(), Some(128));
-    assert_eq!(v["launch"]["tboot"].as_str(), Some("/deploy/tboot.gz"));
-    let mods = v["launch"]["modules"].as_array().unwrap();
-    assert_eq!(mods[0]["cmdline"].as_str(), Some(cmdline));
-    assert_eq!(v["policy"]["pcrs"].as_str(), Some("sha256:17,18,19"));
+    let b = bundle::spec::BuildSpec::load(&spec).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(b.image.name, "svc \"one\"");
+    assert_eq!(b.image.cmdline.as_deref(), Some(cmdline));
+    assert_eq!(b.image.memory_mib, 128);
+    assert_eq!(b.image.disk_size_mib, 64);
+    assert!(b.image.modules.is_none(), "empty MODULES omitted");
+    let l = b
+        .launch
+        .expect("[launch] written when MEASURED_PLATFORM is set");
+    assert_eq!(l.tboot.value, Path::new("/boot/tboot.gz"));
+    assert_eq!(l.modules.len(), 1);
+    assert_eq!(l.modules[0].value.cmdline, cmdline);
+    assert_eq!(b.pcrs.to_string(), "sha256:17,18,19");
 }
 
 #[test]

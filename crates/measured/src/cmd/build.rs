@@ -1,20 +1,223 @@
-//! `measured build`.
+//! `measured build`: image build + DRTM prediction + sealing policy, as
+//! memoised steps of one atomically replaced bundle (`bundle` crate).
 
-use std::path::PathBuf;
+mod launch;
+mod policy;
 
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use bundle::spec::BuildSpec;
+use bundle::{BundleBuilder, Commit, Phase, StepOutcome, StepSpec};
 use clap::Args;
+use serde::Serialize;
 
 use crate::exit::Status;
 use crate::output::Ctx;
 
+/// The spec built when none is given.
+pub const DEFAULT_SPEC: &str = "examples/service-vm.toml";
+
+/// Bump when a step's output for the same inputs changes.
+const IMAGE_STEP_VERSION: u32 = 1;
+
 /// Arguments of `measured build`.
 #[derive(Args, Debug)]
 pub struct BuildArgs {
-    /// The build spec (TOML).
+    /// The build spec (TOML): the image spec's keys plus `[launch]` and
+    /// `[policy]`. Default: examples/service-vm.toml.
     pub spec: Option<PathBuf>,
+    /// The bundle directory (default: out/<name>). Replaced atomically.
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
+}
+
+/// What `--json` prints.
+#[derive(Serialize)]
+struct Report {
+    bundle: PathBuf,
+    replaced: bool,
+    steps: Vec<StepJson>,
+    files: Vec<FileJson>,
+    pcrs: Option<serde_json::Value>,
+    policy_digest: Option<String>,
+}
+
+#[derive(Serialize)]
+struct StepJson {
+    name: String,
+    built: bool,
+    reasons: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct FileJson {
+    path: String,
+    size: u64,
+    sha256: String,
 }
 
 /// Run `measured build`.
-pub fn run(_args: BuildArgs, _ctx: &Ctx) -> anyhow::Result<Status> {
-    anyhow::bail!("measured build is not implemented yet")
+pub fn run(args: BuildArgs, ctx: &Ctx) -> anyhow::Result<Status> {
+    let spec_path = args.spec.unwrap_or_else(|| PathBuf::from(DEFAULT_SPEC));
+    let spec = BuildSpec::load(&spec_path)?;
+    let out = args
+        .out
+        .unwrap_or_else(|| Path::new("out").join(&spec.image.name));
+    let epoch = crate::cmd::image::source_date_epoch()?;
+
+    let mut b = BundleBuilder::open(&out)?;
+    let total = 1 + 2 * u64::from(spec.launch.is_some());
+    let bar = ctx.steps_bar(total, "build");
+    {
+        let bar = bar.clone();
+        b.on_phase(move |p| match p {
+            Phase::StepStarted(s) => bar.set_message(format!("{s}...")),
+            Phase::StepDone(_) => bar.inc(1),
+            _ => {}
+        });
+    }
+
+    image_step(&mut b, &spec, epoch, ctx)?;
+    if let Some(l) = &spec.launch {
+        let kernel = b
+            .output_named(|n| n.starts_with("vmlinuz-"))
+            .context("the image step produced no kernel")?;
+        let initramfs = b.output_named(|n| n.starts_with("initrd.img-"));
+        let refs = launch::BundleRefs { kernel, initramfs };
+        launch::predict_step(&mut b, &spec, l, &refs, ctx)?;
+        policy::policy_step(&mut b, &spec)?;
+    }
+    let commit = b.commit()?;
+    bar.finish_and_clear();
+    report(&out, &commit, ctx)?;
+    Ok(Status::Ok)
+}
+
+/// The image step: everything `measured image build` makes.
+fn image_step(
+    b: &mut BundleBuilder,
+    spec: &BuildSpec,
+    epoch: i64,
+    ctx: &Ctx,
+) -> anyhow::Result<StepOutcome> {
+    let im = &spec.image;
+    let mut step = StepSpec::new("image")
+        .version(IMAGE_STEP_VERSION)
+        .bytes("image spec", spec.image_toml.clone())
+        .bytes("SOURCE_DATE_EPOCH", epoch.to_string())
+        .path("rootfs", &im.rootfs)
+        .file("kernel", &im.kernel);
+    for (label, p) in [
+        ("modules", &im.modules),
+        ("initrd", &im.initrd),
+        ("busybox", &im.busybox),
+    ] {
+        if let Some(p) = p {
+            step = step.path(label, p);
+        }
+    }
+    let bar = ctx.steps_bar(9, "image");
+    let outcome = b.step(step, |dir: &Path| -> anyhow::Result<()> {
+        // image::bundle::build writes a whole bundle directory; build it
+        // inside the staging bundle and lift its files up one level.
+        let sub = dir.join(".image");
+        let on_step = |s: &str| {
+            bar.inc(1);
+            bar.set_message(s.to_string());
+        };
+        image::bundle::build(
+            im,
+            &sub,
+            epoch,
+            &crate::cmd::image::disk::ExtDisk { epoch },
+            &on_step,
+        )
+        .map_err(|e| spec.error_at(1, e.to_string()))?;
+        for e in std::fs::read_dir(&sub).with_context(|| format!("listing {}", sub.display()))? {
+            let e = e?;
+            std::fs::rename(e.path(), dir.join(e.file_name()))
+                .with_context(|| format!("moving {}", e.path().display()))?;
+        }
+        std::fs::remove_dir(&sub).with_context(|| format!("removing {}", sub.display()))?;
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+    Ok(outcome)
+}
+
+fn report(out: &Path, c: &Commit, ctx: &Ctx) -> anyhow::Result<()> {
+    let steps: Vec<StepJson> = c
+        .steps
+        .iter()
+        .map(|s| StepJson {
+            name: s.name.clone(),
+            built: s.outcome != StepOutcome::Reused,
+            reasons: match &s.outcome {
+                StepOutcome::Built { reasons } => reasons.clone(),
+                StepOutcome::Reused => vec![],
+            },
+        })
+        .collect();
+    let files: Vec<FileJson> = c
+        .steps
+        .iter()
+        .flat_map(|s| s.outputs.iter())
+        .map(|(p, o)| FileJson {
+            path: p.clone(),
+            size: o.size,
+            sha256: o.sha256.to_hex(),
+        })
+        .collect();
+    let pcrs: Option<serde_json::Value> = std::fs::read(out.join("pcrs.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let policy_digest = std::fs::read_to_string(out.join(policy::DIGEST_HEX)).ok();
+    if ctx.json {
+        return ctx.print_json(&Report {
+            bundle: out.to_path_buf(),
+            replaced: c.replaced,
+            steps,
+            files,
+            pcrs: pcrs.map(|v| v["pcrs"].clone()),
+            policy_digest: policy_digest.map(|s| s.trim().to_string()),
+        });
+    }
+    for s in &steps {
+        if s.built {
+            println!("  built   {:<10} ({})", s.name, s.reasons.join(", "));
+        } else {
+            println!("  reused  {:<10} (inputs unchanged)", s.name);
+        }
+    }
+    println!();
+    println!("  {:<40} {:>12}  sha256", "file", "size");
+    for f in &files {
+        println!("  {:<40} {:>12}  {}", f.path, f.size, &f.sha256[..16]);
+    }
+    if let Some(p) = pcrs {
+        println!();
+        if let Some(map) = p["pcrs"].as_object() {
+            for (pcr, banks) in map {
+                if let Some(banks) = banks.as_object() {
+                    for (bank, v) in banks {
+                        println!(
+                            "  PCR{pcr:<3} {bank:<7} {}",
+                            v["value"].as_str().unwrap_or("?")
+                        );
+                    }
+                }
+            }
+        }
+    }
+    if let Some(d) = policy_digest {
+        println!("  policy  {}", d.trim());
+    }
+    println!();
+    if c.replaced {
+        println!("bundle {} written", out.display());
+    } else {
+        println!("bundle {} is up to date (nothing to do)", out.display());
+    }
+    Ok(())
 }

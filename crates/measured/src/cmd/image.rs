@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use crate::exit::Status;
 use crate::output::Ctx;
 
-mod disk;
+pub(crate) mod disk;
 
 /// The `image` subcommands.
 #[derive(Subcommand, Debug)]
@@ -169,7 +169,7 @@ fn merged_spec(a: &BuildArgs) -> anyhow::Result<image::spec::Spec> {
 }
 
 /// `SOURCE_DATE_EPOCH`, or 0 so that builds are reproducible by default.
-fn source_date_epoch() -> anyhow::Result<i64> {
+pub(crate) fn source_date_epoch() -> anyhow::Result<i64> {
     match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) => v
             .trim()

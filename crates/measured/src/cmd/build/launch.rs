@@ -1,0 +1,291 @@
+//! The `predict` step: the DRTM launch the spec's `[launch]` describes,
+//! predicted with the `txt` crate, written as `pcrs.json` and as the TCG
+//! agile event log the TXT heap will hold (`txt-eventlog.bin`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use bundle::spec::{BuildSpec, LaunchSpec, ModuleSource, VlPolicy};
+use bundle::{BundleBuilder, StepOutcome, StepSpec};
+use serde_json::{Value, json};
+use tcg::HashAlg;
+use tcg::log::{AgileLogWriter, EventType};
+
+use crate::output::Ctx;
+
+/// `pcrs.json` in the bundle.
+pub const PCRS_JSON: &str = "pcrs.json";
+/// The predicted TXT event log in the bundle.
+pub const EVENT_LOG: &str = "txt-eventlog.bin";
+
+const PREDICT_STEP_VERSION: u32 = 1;
+
+/// Bundle-relative names of the image step's kernel and initramfs.
+pub struct BundleRefs {
+    /// `vmlinuz-<release>`.
+    pub kernel: String,
+    /// `initrd.img-<release>`, when the image has one.
+    pub initramfs: Option<String>,
+}
+
+/// A module resolved to where its bytes are.
+struct Module {
+    name: String,
+    /// Host path, or bundle-relative path.
+    at: ModuleAt,
+    cmdline: String,
+    decompress: bool,
+}
+
+enum ModuleAt {
+    Host(PathBuf),
+    Bundle(String),
+}
+
+/// Run (or reuse) the prediction.
+pub fn predict_step(
+    b: &mut BundleBuilder,
+    spec: &BuildSpec,
+    l: &LaunchSpec,
+    refs: &BundleRefs,
+    ctx: &Ctx,
+) -> anyhow::Result<StepOutcome> {
+    let mut step = StepSpec::new("predict")
+        .version(PREDICT_STEP_VERSION)
+        .file("launch.platform", &l.platform.value)
+        .file("launch.sinit", &l.sinit.value)
+        .file("launch.tboot", &l.tboot.value)
+        .bytes("launch.tboot_cmdline", l.tboot_cmdline.clone())
+        .produces(PCRS_JSON)
+        .produces(EVENT_LOG);
+    step = match &l.policy.value {
+        VlPolicy::Default => step.bytes("launch.policy", "default"),
+        VlPolicy::File(p) => step.file("launch.policy", p),
+    };
+
+    let mut modules = Vec::new();
+    for (i, m) in l.modules.iter().enumerate() {
+        let at = match &m.value.source {
+            ModuleSource::File(p) => ModuleAt::Host(p.clone()),
+            ModuleSource::BundleKernel => ModuleAt::Bundle(refs.kernel.clone()),
+            ModuleSource::BundleInitramfs => match &refs.initramfs {
+                Some(r) => ModuleAt::Bundle(r.clone()),
+                None => {
+                    return Err(spec
+                        .error_at(
+                            m.line,
+                            "launch.modules.file: bundle:initramfs, but this image has no initramfs \
+                             (its kernel needs no modules to reach the root disk, or initramfs = \"never\")",
+                        )
+                        .into());
+                }
+            },
+        };
+        let name = match &at {
+            ModuleAt::Host(p) => p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| p.display().to_string()),
+            ModuleAt::Bundle(r) => r.clone(),
+        };
+        step = match &at {
+            ModuleAt::Host(p) => step.file(format!("launch.modules[{i}].file"), p),
+            ModuleAt::Bundle(r) => step.output(r.clone()),
+        };
+        step = step
+            .bytes(
+                format!("launch.modules[{i}].cmdline"),
+                m.value.cmdline.clone(),
+            )
+            .bytes(
+                format!("launch.modules[{i}].decompress"),
+                [u8::from(m.value.decompress)],
+            );
+        modules.push(Module {
+            name,
+            at,
+            cmdline: m.value.cmdline.clone(),
+            decompress: m.value.decompress,
+        });
+    }
+
+    // A tb_policy naming modules the launch does not have would make
+    // tboot measure something other than what the spec says.
+    if let VlPolicy::File(p) = &l.policy.value {
+        let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+        let pol = txt::TbPolicy::parse(&bytes)
+            .map_err(|e| spec.error_at(l.policy.line, format!("launch.policy: {e}")))?;
+        for e in &pol.entries {
+            if e.mod_num < 128 && usize::from(e.mod_num) >= modules.len() {
+                return Err(spec
+                    .error_at(
+                        l.policy.line,
+                        format!(
+                            "launch.policy: {} has an entry for module {}, but [launch] lists {} module(s)",
+                            p.display(),
+                            e.mod_num,
+                            modules.len()
+                        ),
+                    )
+                    .into());
+            }
+        }
+    }
+
+    // Where each event's input came from, for pcrs.json.
+    let mut sources: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for (label, p) in [
+        ("acm", &l.sinit.value),
+        ("tboot", &l.tboot.value),
+        ("profile", &l.platform.value),
+    ] {
+        sources.insert(
+            label.into(),
+            (p.display().to_string(), b.digest_file(p)?.to_hex()),
+        );
+    }
+    if let VlPolicy::File(p) = &l.policy.value {
+        sources.insert(
+            "policy".into(),
+            (p.display().to_string(), b.digest_file(p)?.to_hex()),
+        );
+    }
+    for m in &modules {
+        let v = match &m.at {
+            ModuleAt::Host(p) => (p.display().to_string(), b.digest_file(p)?.to_hex()),
+            ModuleAt::Bundle(r) => (
+                format!("bundle:{r}"),
+                b.output(r).map(|o| o.sha256.to_hex()).unwrap_or_default(),
+            ),
+        };
+        sources.insert(m.name.clone(), v);
+    }
+
+    let bar = ctx.bytes_bar(0, "predict");
+    let outcome = b.step(step, |dir: &Path| -> anyhow::Result<()> {
+        let text = std::fs::read_to_string(&l.platform.value)
+            .with_context(|| format!("reading {}", l.platform.value.display()))?;
+        let is_json = l.platform.value.extension().is_some_and(|e| e == "json");
+        let profile = if is_json {
+            txt::Profile::from_json(&text).map_err(|e| e.to_string())
+        } else {
+            txt::Profile::from_toml(&text).map_err(|e| e.to_string())
+        }
+        .map_err(|e| {
+            spec.error_at(
+                l.platform.line,
+                format!("launch.platform: {}: {e}", l.platform.value.display()),
+            )
+        })?;
+        let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+        let policy = match &l.policy.value {
+            VlPolicy::Default => txt::PolicySource::Default,
+            VlPolicy::File(p) => txt::PolicySource::Nv(read(p)?),
+        };
+        let inputs = txt::LaunchInputs {
+            profile,
+            acm: read(&l.sinit.value)?,
+            tboot: read(&l.tboot.value)?,
+            tboot_cmdline: l.tboot_cmdline.clone(),
+            policy,
+            modules: modules
+                .iter()
+                .map(|m| txt::ModuleInput {
+                    name: m.name.clone(),
+                    cmdline: m.cmdline.clone(),
+                    data: txt::ModuleData::Path(match &m.at {
+                        ModuleAt::Host(p) => p.clone(),
+                        ModuleAt::Bundle(r) => dir.join(r),
+                    }),
+                    decompress: m.decompress,
+                })
+                .collect(),
+        };
+        let pred = txt::predict_with_progress(&inputs, |n| bar.inc(n))
+            .map_err(|e| spec.error_at(l.line, format!("[launch]: {e}")))?;
+        write_new(&dir.join(PCRS_JSON), &pcrs_json(&pred, &sources))?;
+        write_new(&dir.join(EVENT_LOG), &event_log(&pred))?;
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+    Ok(outcome)
+}
+
+fn write_new(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+/// `pcrs.json`: per PCR and bank, the value and the events that make it,
+/// each with the input file and its sha256.
+fn pcrs_json(p: &txt::Prediction, sources: &BTreeMap<String, (String, String)>) -> Vec<u8> {
+    let mut pcrs = serde_json::Map::new();
+    for (pcr, banks) in &p.pcrs {
+        let mut per_bank = serde_json::Map::new();
+        for (alg, value) in banks {
+            let events: Vec<Value> = p
+                .events
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.pcr == *pcr)
+                .filter_map(|(seq, e)| {
+                    let d = e.digests.get(alg)?;
+                    let (file, sha) = sources
+                        .get(&e.source)
+                        .map(|(f, s)| (Value::from(f.clone()), Value::from(s.clone())))
+                        .unwrap_or((Value::Null, Value::Null));
+                    Some(json!({
+                        "seq": seq,
+                        "type": format!("{:#x}", e.event_type),
+                        "name": e.name,
+                        "digest": d.to_string(),
+                        "source": e.source,
+                        "file": file,
+                        "file_sha256": sha,
+                    }))
+                })
+                .collect();
+            per_bank.insert(
+                alg.name().to_string(),
+                json!({ "value": value.to_string(), "events": events }),
+            );
+        }
+        pcrs.insert(pcr.to_string(), Value::Object(per_bank));
+    }
+    let doc = json!({
+        "banks": p.banks.iter().map(|a| a.name()).collect::<Vec<_>>(),
+        "tboot_version": p.tboot_version.to_string(),
+        "os_sinit_caps": format!("{:#010x}", p.os_sinit_caps),
+        "pcrs": pcrs,
+    });
+    let mut v = serde_json::to_vec_pretty(&doc).expect("json serialises");
+    v.push(b'\n');
+    v
+}
+
+/// The predicted TXT log in TCG agile format, over the banks every DRTM
+/// event carries (tboot's fixed `extpol` leaves other banks without events).
+fn event_log(p: &txt::Prediction) -> Vec<u8> {
+    let drtm: Vec<&txt::Event> = p
+        .events
+        .iter()
+        .filter(|e| (17..=22).contains(&e.pcr))
+        .collect();
+    let algs: Vec<HashAlg> = p
+        .banks
+        .iter()
+        .copied()
+        .filter(|a| drtm.iter().all(|e| e.digests.contains_key(a)))
+        .collect();
+    let mut w = AgileLogWriter::new(&algs);
+    for e in drtm {
+        let digests: Vec<Vec<u8>> = algs.iter().map(|a| e.digests[a].0.clone()).collect();
+        w.push(
+            e.pcr,
+            EventType::from_u32(e.event_type),
+            &digests,
+            &e.data.0,
+        );
+    }
+    w.into_bytes()
+}
