@@ -181,7 +181,10 @@ mod tests {
         let err = write_file(&mut t, "/bin/passwd", Content::bytes("x"), Meta::default())
             .unwrap_err()
             .to_string();
-        assert!(err.contains("/bin/passwd") && err.contains("symlink"), "{err}");
+        assert!(
+            err.contains("/bin/passwd") && err.contains("symlink"),
+            "{err}"
+        );
         write_file(&mut t, "/usr/bin/sh", Content::bytes("#!"), Meta::default()).unwrap();
         assert_eq!(read_file(&t, "/usr/bin/sh").unwrap(), b"#!");
         assert!(read_file(&t, "/bin/passwd").is_err());

@@ -155,8 +155,18 @@ impl Loader {
         for ext in exts {
             let ext = ext.map_err(|e| self.err(index, name, format!("PAX record: {e}")))?;
             let (k, v) = (ext.key_bytes(), ext.value_bytes());
-            let bad = || self.err(index, name, format!("PAX {:?}: bad value", String::from_utf8_lossy(k)));
-            let num = |v: &[u8]| std::str::from_utf8(v).ok().and_then(|s| s.parse::<u32>().ok());
+            let bad = || {
+                self.err(
+                    index,
+                    name,
+                    format!("PAX {:?}: bad value", String::from_utf8_lossy(k)),
+                )
+            };
+            let num = |v: &[u8]| {
+                std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|s| s.parse::<u32>().ok())
+            };
             if let Some(x) = k
                 .strip_prefix(b"SCHILY.xattr.")
                 .or_else(|| k.strip_prefix(b"LIBARCHIVE.xattr."))
@@ -207,15 +217,16 @@ impl Loader {
         let gid = field(h.gid(), "gid")?;
         let mtime = field(h.mtime(), "mtime")?;
         let to32 = |v: u64, what: &str| {
-            u32::try_from(v).map_err(|_| self.err(index, &name, format!("{what} {v} exceeds 32 bits")))
+            u32::try_from(v)
+                .map_err(|_| self.err(index, &name, format!("{what} {v} exceeds 32 bits")))
         };
         let meta = Meta {
             perm: mode & 0o7777,
             uid: pax.uid.map_or_else(|| to32(uid, "uid"), Ok)?,
             gid: pax.gid.map_or_else(|| to32(gid, "gid"), Ok)?,
-            mtime: pax
-                .mtime
-                .unwrap_or(Timestamp::from_secs(i64::try_from(mtime).unwrap_or(i64::MAX))),
+            mtime: pax.mtime.unwrap_or(Timestamp::from_secs(
+                i64::try_from(mtime).unwrap_or(i64::MAX),
+            )),
             atime: pax.atime,
             ctime: pax.ctime,
             crtime: None,
@@ -265,7 +276,11 @@ impl Loader {
             }
             T::Fifo => Kind::Fifo,
             other => {
-                return Err(self.err(index, &name, format!("unsupported entry type {:?}", other.as_byte() as char)));
+                return Err(self.err(
+                    index,
+                    &name,
+                    format!("unsupported entry type {:?}", other.as_byte() as char),
+                ));
             }
         };
         let implicit = self.implicit.clone();
@@ -319,7 +334,13 @@ impl Loader {
             .entries(tdir)
             .and_then(|e| e.get(&tleaf))
             .copied()
-            .ok_or_else(|| self.err(index, name, format!("hard link target {shown:?} not in the archive before it")))?;
+            .ok_or_else(|| {
+                self.err(
+                    index,
+                    name,
+                    format!("hard link target {shown:?} not in the archive before it"),
+                )
+            })?;
         if self.tree.inode(id).kind.is_dir() {
             return Err(self.err(index, name, format!("hard link to directory {shown:?}")));
         }
@@ -335,16 +356,22 @@ impl Loader {
     }
 
     fn contents(&self, index: usize, name: &str, r: &mut impl Read, len: u64) -> Result<Content> {
-        let short = |e: io::Error| self.err(index, name, format!("reading {len} bytes of data: {e}"));
+        let short =
+            |e: io::Error| self.err(index, name, format!("reading {len} bytes of data: {e}"));
         if len <= SPOOL_THRESHOLD {
             let mut v = Vec::with_capacity(len as usize);
             r.read_to_end(&mut v).map_err(short)?;
             if v.len() as u64 != len {
-                return Err(self.err(index, name, format!("data ends after {} of {len} bytes", v.len())));
+                return Err(self.err(
+                    index,
+                    name,
+                    format!("data ends after {} of {len} bytes", v.len()),
+                ));
             }
             return Ok(Content::bytes(v));
         }
-        let mut file = tempfile::tempfile().map_err(|e| LoadError::io(Path::new("temporary file"), e))?;
+        let mut file =
+            tempfile::tempfile().map_err(|e| LoadError::io(Path::new("temporary file"), e))?;
         let got = io::copy(r, &mut file).map_err(short)?;
         if got != len {
             return Err(self.err(index, name, format!("data ends after {got} of {len} bytes")));
@@ -359,8 +386,20 @@ mod tests {
 
     #[test]
     fn pax_times_keep_fractions_and_negative_times() {
-        assert_eq!(pax_time(b"12.5"), Some(Timestamp { secs: 12, nanos: 500_000_000 }));
-        assert_eq!(pax_time(b"-1.25"), Some(Timestamp { secs: -2, nanos: 750_000_000 }));
+        assert_eq!(
+            pax_time(b"12.5"),
+            Some(Timestamp {
+                secs: 12,
+                nanos: 500_000_000
+            })
+        );
+        assert_eq!(
+            pax_time(b"-1.25"),
+            Some(Timestamp {
+                secs: -2,
+                nanos: 750_000_000
+            })
+        );
         assert_eq!(pax_time(b"7"), Some(Timestamp::from_secs(7)));
         assert_eq!(pax_time(b"x"), None);
     }

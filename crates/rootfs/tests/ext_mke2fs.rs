@@ -29,7 +29,9 @@ fn mke2fs_images_read_back_equal_to_their_source_tree() {
         let mut got = rootfs::load(&img).unwrap();
         let what = format!("{fs_type} -b {block} -I {isize}");
         // mke2fs adds lost+found; the source has none.
-        let lf = got.lookup(&NamePath::parse("lost+found").unwrap()).expect("lost+found");
+        let lf = got
+            .lookup(&NamePath::parse("lost+found").unwrap())
+            .expect("lost+found");
         assert!(got.inode(lf).kind.is_dir());
         got.unlink(fstree::ROOT, b"lost+found");
         // mke2fs 1.47.0 drops nanoseconds; those are checked below.
@@ -37,24 +39,41 @@ fn mke2fs_images_read_back_equal_to_their_source_tree() {
 
         // The sparse file keeps its holes: only the ten islands are data.
         let id = got.lookup(&NamePath::parse("sparse").unwrap()).unwrap();
-        let Kind::File(c) = &got.inode(id).kind else { panic!("{what}: sparse not a file") };
+        let Kind::File(c) = &got.inode(id).kind else {
+            panic!("{what}: sparse not a file")
+        };
         let data: u64 = c.source().data_ranges().unwrap().iter().map(|r| r.1).sum();
-        assert!(data <= 10 * 3 * u64::from(block).max(8192), "{what}: {data} data bytes");
+        assert!(
+            data <= 10 * 3 * u64::from(block).max(8192),
+            "{what}: {data} data bytes"
+        );
         assert!(data >= 10 * 5000, "{what}: {data} data bytes");
         // 256-byte inodes carry nanoseconds and a creation time: set them
         // with debugfs and check every time against what debugfs shows.
         if isize == 256 {
             let i = img.to_str().unwrap();
-            for (field, v) in [("mtime_extra", 123_456_789u32 << 2 | 1), ("crtime_extra", 42 << 2)] {
-                common::run("debugfs", &["-w", "-R", &format!("sif /etc/hostname {field} {v}"), i]);
+            for (field, v) in [
+                ("mtime_extra", 123_456_789u32 << 2 | 1),
+                ("crtime_extra", 42 << 2),
+            ] {
+                common::run(
+                    "debugfs",
+                    &["-w", "-R", &format!("sif /etc/hostname {field} {v}"), i],
+                );
             }
         }
         let got = rootfs::load(&img).unwrap();
-        let hn = got.lookup(&NamePath::parse("etc/hostname").unwrap()).unwrap();
+        let hn = got
+            .lookup(&NamePath::parse("etc/hostname").unwrap())
+            .unwrap();
         let m = &got.inode(hn).meta;
         assert_eq!(m.crtime.is_some(), isize == 256, "{what}: crtime");
         let shown = common::debugfs_times(&img, "/etc/hostname");
-        assert_eq!(shown.len(), if isize == 256 { 4 } else { 3 }, "{what}: {shown:?}");
+        assert_eq!(
+            shown.len(),
+            if isize == 256 { 4 } else { 3 },
+            "{what}: {shown:?}"
+        );
         for (name, secs, nanos) in shown {
             let ours = match name.as_str() {
                 "ctime" => m.ctime.unwrap(),
@@ -67,7 +86,11 @@ fn mke2fs_images_read_back_equal_to_their_source_tree() {
         if isize == 256 {
             // Epoch bits extend the seconds past 2038.
             assert_eq!(m.mtime.nanos, 123_456_789, "{what}: mtime nanos");
-            assert_eq!(m.mtime.secs, 1_600_000_000 + (1 << 32), "{what}: mtime epoch");
+            assert_eq!(
+                m.mtime.secs,
+                1_600_000_000 + (1 << 32),
+                "{what}: mtime epoch"
+            );
         }
     }
 }

@@ -71,7 +71,11 @@ impl ContentSource for ExtContent {
             let (s, e) = (lo.max(rs), hi.min(re));
             let disk = r.physical * self.block_size + (s - rs);
             self.img
-                .read(|| "file data".into(), disk, &mut buf[(s - lo) as usize..(e - lo) as usize])
+                .read(
+                    || "file data".into(),
+                    disk,
+                    &mut buf[(s - lo) as usize..(e - lo) as usize],
+                )
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
         }
         Ok(n)

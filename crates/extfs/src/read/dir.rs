@@ -42,11 +42,15 @@ pub fn parse_block(
             usize::from(le16(data, pos + 6) & 0xff)
         };
         if rec_len < 8 || rec_len % 4 != 0 || pos + rec_len > data.len() {
-            return Err(bad(format!("rec_len {rec_len} is not a multiple of 4 within the block")));
+            return Err(bad(format!(
+                "rec_len {rec_len} is not a multiple of 4 within the block"
+            )));
         }
         if ino != 0 {
             if 8 + name_len > rec_len || name_len == 0 {
-                return Err(bad(format!("name_len {name_len} does not fit rec_len {rec_len}")));
+                return Err(bad(format!(
+                    "name_len {name_len} does not fit rec_len {rec_len}"
+                )));
             }
             let name = &data[pos + 8..pos + 8 + name_len];
             if name != b"." && name != b".." {

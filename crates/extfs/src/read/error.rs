@@ -26,7 +26,9 @@ pub enum ReadError {
         size: u64,
     },
     /// `s_magic` at byte 1080 is not 0xEF53.
-    #[error("not an ext2/3/4 image: superblock magic at byte 1080 is {found:#06x}, expected 0xef53")]
+    #[error(
+        "not an ext2/3/4 image: superblock magic at byte 1080 is {found:#06x}, expected 0xef53"
+    )]
     BadMagic {
         /// The value found.
         found: u16,

@@ -97,12 +97,18 @@ impl MapCtx<'_> {
     ) -> Result<()> {
         let bad = |msg: String| ReadError::BadInode { ino, msg };
         if le16(node, 0) != EXTENT_MAGIC {
-            return Err(bad(format!("extent header magic {:#06x}, expected 0xf30a", le16(node, 0))));
+            return Err(bad(format!(
+                "extent header magic {:#06x}, expected 0xf30a",
+                le16(node, 0)
+            )));
         }
         let entries = usize::from(le16(node, 2));
         let depth = le16(node, 6);
         if 12 + entries * 12 > node.len() {
-            return Err(bad(format!("extent node claims {entries} entries, room for {}", node.len() / 12 - 1)));
+            return Err(bad(format!(
+                "extent node claims {entries} entries, room for {}",
+                node.len() / 12 - 1
+            )));
         }
         if depth > MAX_EXTENT_DEPTH || want_depth.is_some_and(|w| w != depth) {
             return Err(bad(format!(
@@ -123,11 +129,17 @@ impl MapCtx<'_> {
                 }
                 let len = u64::from(raw_len);
                 self.check(ino, "extent", physical, len)?;
-                out.push(Run { logical, physical, len });
+                out.push(Run {
+                    logical,
+                    physical,
+                    len,
+                });
             } else {
                 let child = u64::from(le32(e, 4)) | u64::from(le16(e, 8)) << 32;
                 if !seen.insert(child) {
-                    return Err(bad(format!("extent tree block {child} is referenced twice (loop)")));
+                    return Err(bad(format!(
+                        "extent tree block {child} is referenced twice (loop)"
+                    )));
                 }
                 let data = self.read_block(ino, "extent tree", child)?;
                 self.extent_node(ino, &data, Some(depth - 1), seen, out)?;
@@ -158,7 +170,11 @@ impl MapCtx<'_> {
                     return Ok(());
                 }
             }
-            out.push(Run { logical, physical, len: 1 });
+            out.push(Run {
+                logical,
+                physical,
+                len: 1,
+            });
             Ok(())
         };
         for i in 0..12u64 {
@@ -183,6 +199,7 @@ impl MapCtx<'_> {
         Ok(out)
     }
 
+    #[allow(clippy::too_many_arguments)] // recursion state, kept explicit
     fn indirect(
         &self,
         ino: u32,

@@ -79,8 +79,16 @@ impl Image {
     }
 
     /// Read `len` bytes at `offset` into a new buffer.
-    pub fn read_vec(&self, what: impl FnOnce() -> String, offset: u64, len: usize) -> Result<Vec<u8>> {
-        if offset.checked_add(len as u64).is_none_or(|end| end > self.size) {
+    pub fn read_vec(
+        &self,
+        what: impl FnOnce() -> String,
+        offset: u64,
+        len: usize,
+    ) -> Result<Vec<u8>> {
+        if offset
+            .checked_add(len as u64)
+            .is_none_or(|end| end > self.size)
+        {
             return Err(ReadError::Truncated {
                 what: what(),
                 offset,

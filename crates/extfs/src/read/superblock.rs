@@ -93,7 +93,11 @@ impl Superblock {
         }
         let log = le32(&b, 0x18);
         if log > 6 {
-            return Err(bad("s_log_block_size", log.into(), "0..=6 (1 KiB to 64 KiB blocks)"));
+            return Err(bad(
+                "s_log_block_size",
+                log.into(),
+                "0..=6 (1 KiB to 64 KiB blocks)",
+            ));
         }
         let block_size = 1024u32 << log;
         let rev = le32(&b, 0x4C);
@@ -103,7 +107,11 @@ impl Superblock {
             (le32(&b, 0x54), le16(&b, 0x58))
         };
         if inode_size < 128 || !inode_size.is_power_of_two() || u32::from(inode_size) > block_size {
-            return Err(bad("s_inode_size", inode_size.into(), "a power of two from 128 to the block size"));
+            return Err(bad(
+                "s_inode_size",
+                inode_size.into(),
+                "a power of two from 128 to the block size",
+            ));
         }
         let incompat = le32(&b, 0x60);
         if incompat & !SUPPORTED_INCOMPAT != 0 {
@@ -112,7 +120,11 @@ impl Superblock {
         let is64 = incompat & INCOMPAT_64BIT != 0;
         let desc_size = if is64 { le16(&b, 0xFE) } else { 32 };
         if desc_size < 32 || !desc_size.is_power_of_two() || u32::from(desc_size) > block_size {
-            return Err(bad("s_desc_size", desc_size.into(), "a power of two, 32 up to the block size"));
+            return Err(bad(
+                "s_desc_size",
+                desc_size.into(),
+                "a power of two, 32 up to the block size",
+            ));
         }
         let mut blocks_count = u64::from(le32(&b, 0x04));
         if is64 {
@@ -143,19 +155,40 @@ impl Superblock {
             });
         }
         if sb.blocks_per_group == 0 || sb.blocks_per_group > block_size * 8 {
-            return Err(bad("s_blocks_per_group", sb.blocks_per_group.into(), "1 up to 8 x block size"));
+            return Err(bad(
+                "s_blocks_per_group",
+                sb.blocks_per_group.into(),
+                "1 up to 8 x block size",
+            ));
         }
         if sb.inodes_per_group == 0 || sb.inodes_per_group > block_size * 8 {
-            return Err(bad("s_inodes_per_group", sb.inodes_per_group.into(), "1 up to 8 x block size"));
+            return Err(bad(
+                "s_inodes_per_group",
+                sb.inodes_per_group.into(),
+                "1 up to 8 x block size",
+            ));
         }
         if u64::from(sb.first_data_block) >= sb.blocks_count {
-            return Err(bad("s_first_data_block", sb.first_data_block.into(), "below s_blocks_count"));
+            return Err(bad(
+                "s_first_data_block",
+                sb.first_data_block.into(),
+                "below s_blocks_count",
+            ));
         }
         if sb.first_ino < 3 || sb.first_ino > sb.inodes_count {
-            return Err(bad("s_first_ino", sb.first_ino.into(), "3 up to s_inodes_count"));
+            return Err(bad(
+                "s_first_ino",
+                sb.first_ino.into(),
+                "3 up to s_inodes_count",
+            ));
         }
-        if u64::from(sb.inodes_count) > u64::from(sb.group_count()) * u64::from(sb.inodes_per_group) {
-            return Err(bad("s_inodes_count", sb.inodes_count.into(), "at most groups x s_inodes_per_group"));
+        if u64::from(sb.inodes_count) > u64::from(sb.group_count()) * u64::from(sb.inodes_per_group)
+        {
+            return Err(bad(
+                "s_inodes_count",
+                sb.inodes_count.into(),
+                "at most groups x s_inodes_per_group",
+            ));
         }
         Ok(sb)
     }
@@ -163,7 +196,8 @@ impl Superblock {
     /// Number of block groups.
     pub fn group_count(&self) -> u32 {
         let data = self.blocks_count - u64::from(self.first_data_block);
-        data.div_ceil(u64::from(self.blocks_per_group)).min(u64::from(u32::MAX)) as u32
+        data.div_ceil(u64::from(self.blocks_per_group))
+            .min(u64::from(u32::MAX)) as u32
     }
 
     /// True when the incompat feature bit is set.
@@ -215,10 +249,15 @@ impl Superblock {
             let (blk, idx) = self.descriptor_location(g);
             if cached.as_ref().is_none_or(|(b, _)| *b != blk) {
                 let off = blk * u64::from(self.block_size);
-                let data = img.read_vec(|| format!("group descriptor block {blk}"), off, self.block_size as usize)?;
+                let data = img.read_vec(
+                    || format!("group descriptor block {blk}"),
+                    off,
+                    self.block_size as usize,
+                )?;
                 cached = Some((blk, data));
             }
-            let d = &cached.as_ref().expect("just filled").1[idx..idx + usize::from(self.desc_size)];
+            let d =
+                &cached.as_ref().expect("just filled").1[idx..idx + usize::from(self.desc_size)];
             let mut table = u64::from(le32(d, 0x08));
             if self.desc_size >= 64 {
                 table |= u64::from(le32(d, 0x28)) << 32;

@@ -75,16 +75,22 @@ pub fn parse_entries(
             });
         } else {
             let start = value_base + value_offs;
-            let end = start.checked_add(value_size).filter(|&e| e <= area.len()).ok_or_else(|| {
-                bad(format!(
-                    "entry {:?}: value at {value_offs} (+{value_size}) is outside the area",
-                    String::from_utf8_lossy(&name)
-                ))
-            })?;
+            let end = start
+                .checked_add(value_size)
+                .filter(|&e| e <= area.len())
+                .ok_or_else(|| {
+                    bad(format!(
+                        "entry {:?}: value at {value_offs} (+{value_size}) is outside the area",
+                        String::from_utf8_lossy(&name)
+                    ))
+                })?;
             let mut value = area[start..end].to_vec();
             if index == 2 || index == 3 {
                 value = acl_to_linux(&value).ok_or_else(|| {
-                    bad(format!("entry {:?}: malformed ext4 ACL", String::from_utf8_lossy(&name)))
+                    bad(format!(
+                        "entry {:?}: malformed ext4 ACL",
+                        String::from_utf8_lossy(&name)
+                    ))
                 })?;
             }
             out.insert(name, value);

@@ -123,7 +123,7 @@ fn info(name: &str, inode: &Inode, links: u32) -> EntryInfo {
     }
 }
 
-fn load(source: &PathBuf) -> anyhow::Result<Tree> {
+fn load(source: &std::path::Path) -> anyhow::Result<Tree> {
     rootfs::load(source).with_context(|| format!("loading {}", source.display()))
 }
 
@@ -137,7 +137,13 @@ pub fn run(cmd: FsCommand, ctx: &Ctx) -> anyhow::Result<Status> {
             let rows: Vec<EntryInfo> = match tree.entries(id) {
                 Some(e) => e
                     .iter()
-                    .map(|(n, &c)| info(&String::from_utf8_lossy(n), tree.inode(c), links[c.0 as usize]))
+                    .map(|(n, &c)| {
+                        info(
+                            &String::from_utf8_lossy(n),
+                            tree.inode(c),
+                            links[c.0 as usize],
+                        )
+                    })
                     .collect(),
                 None => vec![info(&path, tree.inode(id), links[id.0 as usize])],
             };
@@ -145,7 +151,11 @@ pub fn run(cmd: FsCommand, ctx: &Ctx) -> anyhow::Result<Status> {
                 ctx.print_json(&rows)?;
             } else {
                 for r in rows {
-                    let arrow = r.target.as_deref().map(|t| format!(" -> {t}")).unwrap_or_default();
+                    let arrow = r
+                        .target
+                        .as_deref()
+                        .map(|t| format!(" -> {t}"))
+                        .unwrap_or_default();
                     let size = match r.device {
                         Some((a, b)) => format!("{a}, {b}"),
                         None => r.size.to_string(),
@@ -187,14 +197,28 @@ pub fn run(cmd: FsCommand, ctx: &Ctx) -> anyhow::Result<Status> {
             if ctx.json {
                 ctx.print_json(&r)?;
             } else {
-                println!("  File: {}{}", r.name, r.target.as_deref().map(|t| format!(" -> {t}")).unwrap_or_default());
-                println!("  Type: {}  Mode: {}  Uid: {}  Gid: {}", r.kind, r.mode, r.uid, r.gid);
+                println!(
+                    "  File: {}{}",
+                    r.name,
+                    r.target
+                        .as_deref()
+                        .map(|t| format!(" -> {t}"))
+                        .unwrap_or_default()
+                );
+                println!(
+                    "  Type: {}  Mode: {}  Uid: {}  Gid: {}",
+                    r.kind, r.mode, r.uid, r.gid
+                );
                 println!("  Size: {}  Links: {}", r.size, r.links);
                 if let Some((a, b)) = r.device {
                     println!("Device: {a},{b}");
                 }
                 println!(" mtime: {}", r.mtime);
-                for (n, v) in [("atime", &r.atime), ("ctime", &r.ctime), ("crtime", &r.crtime)] {
+                for (n, v) in [
+                    ("atime", &r.atime),
+                    ("ctime", &r.ctime),
+                    ("crtime", &r.crtime),
+                ] {
                     if let Some(v) = v {
                         println!("{n:>6}: {v}");
                     }

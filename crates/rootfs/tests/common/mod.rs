@@ -28,8 +28,13 @@ pub fn run(cmd: &str, args: &[&str]) -> String {
 
 fn set_times(p: &Path, secs: i64, nanos: u32) {
     let t = std::time::UNIX_EPOCH + std::time::Duration::new(secs as u64, nanos);
-    let f = fs::File::options().write(true).open(p).or_else(|_| fs::File::open(p)).unwrap();
-    f.set_times(fs::FileTimes::new().set_modified(t).set_accessed(t)).unwrap();
+    let f = fs::File::options()
+        .write(true)
+        .open(p)
+        .or_else(|_| fs::File::open(p))
+        .unwrap();
+    f.set_times(fs::FileTimes::new().set_modified(t).set_accessed(t))
+        .unwrap();
 }
 
 /// A Linux-format POSIX ACL: owner rw, user 1000 r, group r, mask r, other r.
@@ -62,7 +67,9 @@ pub fn make_fixture(root: &Path) {
     w("empty", b"");
     w("deep/a/b/c/d/e/leaf", b"deep leaf");
     // 300 KiB: past 12 direct + 256 single-indirect 1 KiB blocks.
-    let big: Vec<u8> = (0..300 * 1024u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let big: Vec<u8> = (0..300 * 1024u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     w("big", &big);
     // Sparse, with ten separate data islands: more extents than fit in the
     // inode, so ext4 needs an extent tree of depth 1.
@@ -71,7 +78,8 @@ pub fn make_fixture(root: &Path) {
         f.set_len(12 << 20).unwrap();
         for i in 0..10u64 {
             use std::os::unix::fs::FileExt;
-            f.write_all_at(&[i as u8 + 1; 5000], i * (1 << 20) + 4096).unwrap();
+            f.write_all_at(&[i as u8 + 1; 5000], i * (1 << 20) + 4096)
+                .unwrap();
         }
     }
     w("h1", b"hard linked");
@@ -80,11 +88,23 @@ pub fn make_fixture(root: &Path) {
     symlink("x".repeat(100), root.join("long")).unwrap();
     run("mkfifo", &[root.join("fifo").to_str().unwrap()]);
     let _sock = std::os::unix::net::UnixListener::bind(root.join("sock")).unwrap();
-    run("mknod", &[root.join("null").to_str().unwrap(), "c", "1", "3"]);
-    run("mknod", &[root.join("loop0").to_str().unwrap(), "b", "7", "0"]);
-    run("mknod", &[root.join("bigdev").to_str().unwrap(), "c", "300", "70000"]);
+    run(
+        "mknod",
+        &[root.join("null").to_str().unwrap(), "c", "1", "3"],
+    );
+    run(
+        "mknod",
+        &[root.join("loop0").to_str().unwrap(), "b", "7", "0"],
+    );
+    run(
+        "mknod",
+        &[root.join("bigdev").to_str().unwrap(), "c", "300", "70000"],
+    );
     for i in 0..400 {
-        w(&format!("many/entry-with-a-longish-name-{i:04}"), format!("{i}").as_bytes());
+        w(
+            &format!("many/entry-with-a-longish-name-{i:04}"),
+            format!("{i}").as_bytes(),
+        );
     }
     w("suid", b"#!/bin/sh\n");
     fs::set_permissions(root.join("suid"), fs::Permissions::from_mode(0o4755)).unwrap();
@@ -157,14 +177,25 @@ fn link_groups(t: &Tree) -> Vec<Vec<NamePath>> {
 pub fn assert_same_tree(want: &Tree, got: &Tree, nanos: bool, what: &str) {
     let a = want.walk();
     let b = got.walk();
-    let names = |w: &[(NamePath, InodeId)]| w.iter().map(|(p, _)| p.to_string()).collect::<Vec<_>>();
+    let names =
+        |w: &[(NamePath, InodeId)]| w.iter().map(|(p, _)| p.to_string()).collect::<Vec<_>>();
     assert_eq!(names(&a), names(&b), "{what}: different paths");
-    let t = |x: fstree::Timestamp| if nanos { x } else { fstree::Timestamp::from_secs(x.secs) };
+    let t = |x: fstree::Timestamp| {
+        if nanos {
+            x
+        } else {
+            fstree::Timestamp::from_secs(x.secs)
+        }
+    };
     for ((p, ia), (_, ib)) in a.iter().zip(&b) {
         let (x, y) = (want.inode(*ia), got.inode(*ib));
         let ctx = format!("{what}: {p}");
         assert_eq!(x.mode(), y.mode(), "{ctx}: mode");
-        assert_eq!((x.meta.uid, x.meta.gid), (y.meta.uid, y.meta.gid), "{ctx}: owner");
+        assert_eq!(
+            (x.meta.uid, x.meta.gid),
+            (y.meta.uid, y.meta.gid),
+            "{ctx}: owner"
+        );
         // mke2fs 1.47.0 stamps the root with the creation time instead of
         // copying the source directory's times.
         if p.depth() > 0 {
@@ -174,7 +205,10 @@ pub fn assert_same_tree(want: &Tree, got: &Tree, nanos: bool, what: &str) {
         match (&x.kind, &y.kind) {
             (Kind::File(c), Kind::File(d)) => {
                 assert_eq!(c.len(), d.len(), "{ctx}: size");
-                assert!(c.read_all().unwrap() == d.read_all().unwrap(), "{ctx}: contents differ");
+                assert!(
+                    c.read_all().unwrap() == d.read_all().unwrap(),
+                    "{ctx}: contents differ"
+                );
             }
             (Kind::Symlink(s), Kind::Symlink(u)) => assert_eq!(s, u, "{ctx}: target"),
             (Kind::CharDev { major, minor }, Kind::CharDev { major: m, minor: n })
@@ -189,7 +223,10 @@ pub fn assert_same_tree(want: &Tree, got: &Tree, nanos: bool, what: &str) {
 
 /// The times `debugfs stat` shows for `path`: (name, seconds, extra word).
 pub fn debugfs_times(img: &Path, path: &str) -> Vec<(String, i64, u32)> {
-    let out = run("debugfs", &["-R", &format!("stat {path}"), img.to_str().unwrap()]);
+    let out = run(
+        "debugfs",
+        &["-R", &format!("stat {path}"), img.to_str().unwrap()],
+    );
     let mut v = Vec::new();
     for line in out.lines() {
         let line = line.trim();
@@ -199,7 +236,11 @@ pub fn debugfs_times(img: &Path, path: &str) -> Vec<(String, i64, u32)> {
                 let (s, x) = hex.split_once(':').unwrap_or((hex, "0"));
                 let secs = u32::from_str_radix(s, 16).unwrap() as i32 as i64;
                 let extra = u32::from_str_radix(x, 16).unwrap();
-                v.push((name.to_string(), secs + (i64::from(extra & 3) << 32), extra >> 2));
+                v.push((
+                    name.to_string(),
+                    secs + (i64::from(extra & 3) << 32),
+                    extra >> 2,
+                ));
             }
         }
     }
