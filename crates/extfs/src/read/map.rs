@@ -199,6 +199,7 @@ impl MapCtx<'_> {
         Ok(out)
     }
 
+    #[allow(clippy::too_many_arguments)] // recursion state, kept explicit
     fn indirect(
         &self,
         ino: u32,
