@@ -385,6 +385,22 @@ fn bad_specs_exit_2_with_the_spec_line_and_write_nothing() {
 }
 
 #[test]
+fn image_step_error_names_the_spec_key_line_and_keeps_the_previous_bundle() {
+    let f = Fixture::new();
+    f.build();
+    let before = tree_files(&f.out());
+    std::fs::write(f.path().join("rootfs/big"), vec![7u8; 20 << 20]).unwrap();
+    let o = f.build_to(&f.out(), false);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("spec.toml:5:") && err.contains("disk_size_mib"),
+        "{err}"
+    );
+    assert!(tree_files(&f.out()) == before, "previous bundle untouched");
+}
+
+#[test]
 fn sigkill_during_build_keeps_the_previous_bundle() {
     let f = Fixture::new();
     f.build();
