@@ -139,3 +139,15 @@ fn fragmented_file_needs_deep_extent_trees_and_indirect_blocks() {
         "depth 2, 24 leaves:\n{ex}"
     );
 }
+
+/// On ext4 small attribute sets live in the inode (no xattr block), big
+/// ones in a block; e2fsck and debugfs accept both.
+#[test]
+fn ext4_keeps_small_xattrs_in_the_inode() {
+    let d = scratch();
+    let img = d.path().join("x.img");
+    build_to(&with_xattrs(), &opts(FsType::Ext4, 4096), &img);
+    fsck_clean(&img);
+    assert!(debugfs(&img, "stat /labelled").contains("File ACL: 0"));
+    assert!(!debugfs(&img, "stat /big").contains("File ACL: 0"));
+}

@@ -60,11 +60,24 @@ pub struct BundleReport {
 }
 
 fn sha_file(path: &Path) -> Result<FileRecord, ImageError> {
-    let data = std::fs::read(path).map_err(ImageError::io(path))?;
+    use std::io::Read;
+    // Streamed: disk images are far bigger than anything worth holding.
+    let mut f = std::fs::File::open(path).map_err(ImageError::io(path))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(ImageError::io(path))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        size += n as u64;
+    }
     Ok(FileRecord {
         path: path.display().to_string(),
-        size: data.len() as u64,
-        sha256: hex::encode(Sha256::digest(&data)),
+        size,
+        sha256: hex::encode(h.finalize()),
     })
 }
 
@@ -249,7 +262,10 @@ pub fn build(
         Some(read_input(p, "initrd")?)
     } else {
         let mut loadable = Vec::new();
-        if let Some(m) = &modules {
+        if let Some(m) = modules
+            .as_ref()
+            .filter(|_| spec.initramfs != InitramfsMode::Never)
+        {
             for want in &spec.root_modules {
                 let n = want.replace('-', "_");
                 if m.dep.path_of(&n).is_some() {

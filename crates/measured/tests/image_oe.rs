@@ -178,16 +178,16 @@ fn dir_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 #[test]
-fn same_spec_and_epoch_give_byte_identical_raw_bundle() {
+fn same_spec_and_epoch_give_byte_identical_vhd_bundle() {
     let t = tempfile::tempdir().unwrap();
-    let spec = oe_spec(t.path(), "raw");
+    let spec = oe_spec(t.path(), "vhd-tap");
     let (a, b) = (t.path().join("a"), t.path().join("b"));
     for o in [&a, &b] {
         let r = build(&spec, o);
         assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     }
     let (fa, fb) = (dir_bytes(&a), dir_bytes(&b));
-    assert!(fa.iter().any(|(n, _)| n == "oe.img"));
+    assert!(fa.iter().any(|(n, _)| n == "oe.vhd"));
     assert!(fa.iter().any(|(n, _)| n.starts_with("initrd.img-")));
     assert_eq!(fa.len(), fb.len());
     for ((na, da), (nb, db)) in fa.iter().zip(&fb) {
@@ -212,7 +212,7 @@ fn same_spec_and_epoch_give_byte_identical_raw_bundle() {
         dir_bytes(&c)
             .iter()
             .zip(&fa)
-            .any(|(x, y)| x.0 == "oe.img" && x.1 != y.1)
+            .any(|(x, y)| x.0 == "oe.vhd" && x.1 != y.1)
     );
 }
 

@@ -11,6 +11,9 @@ use crate::disk::xattr;
 use fstree::{InodeId, Kind, NamePath, Timestamp, Tree};
 use std::collections::HashMap;
 
+/// Bytes after the 128-byte base and 32 extra bytes of a 256-byte inode.
+pub const IBODY_SPACE: usize = 256 - 128 - 32;
+
 /// Everything the writer needs, all block numbers final.
 pub struct Plan {
     /// Volume shape.
@@ -29,6 +32,8 @@ pub struct Plan {
     pub xattr_blocks: Vec<(u64, Vec<u8>)>,
     /// Regular files: tree inode, path, runs.
     pub files: Vec<(InodeId, String, Vec<Run>)>,
+    /// In-inode xattr areas (written after `i_extra_isize`).
+    pub ibody: Vec<(u32, Vec<u8>)>,
     /// Journal inode's `i_block`, size in blocks.
     pub journal: Option<([u8; 60], u64)>,
 }
@@ -299,6 +304,7 @@ impl Plan {
             blocks: Vec::new(),
             xattr_blocks: Vec::new(),
             files: Vec::new(),
+            ibody: Vec::new(),
             journal: None,
         };
         let base = |mode: u16, meta: &fstree::Meta| inode::Inode {
@@ -399,8 +405,14 @@ impl Plan {
             let path = n.path.to_string();
             check_times(&t.meta, &path)?;
             let mut ino = base(t.mode(), &t.meta);
-            if !t.xattrs.is_empty() {
-                let entries = xattr_entries(&t.xattrs, &n.path)?;
+            let entries = xattr_entries(&t.xattrs, &n.path)?;
+            // ext4's 256-byte inodes hold small attribute sets themselves.
+            let ibody = (ext4 && !entries.is_empty())
+                .then(|| xattr::encode_ibody(&entries, IBODY_SPACE))
+                .flatten();
+            if let Some(body) = ibody {
+                plan.ibody.push((ino_nr, body));
+            } else if !entries.is_empty() {
                 let k = match shared_xattrs.get(&entries) {
                     Some(&k) => k,
                     None => {

@@ -48,10 +48,15 @@ pub fn write(
             vec![0u8; (used * INODE_SIZE) as usize]
         })
         .collect();
+    let ibody: std::collections::HashMap<u32, &Vec<u8>> =
+        p.ibody.iter().map(|(n, b)| (*n, b)).collect();
     for (nr, ino) in &p.inodes {
         let idx = u64::from(nr - 1);
         let (g, i) = ((idx / ipg) as usize, (idx % ipg * INODE_SIZE) as usize);
         let mut raw = ino.encode(INODE_SIZE as usize);
+        if let Some(body) = ibody.get(nr) {
+            raw[INODE_SIZE as usize - body.len()..].copy_from_slice(body);
+        }
         if ext4 {
             crate::disk::Inode::seal(&mut raw, csum_seed, *nr);
         }

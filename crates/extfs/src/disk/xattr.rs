@@ -123,6 +123,34 @@ pub fn encode_block(entries: &[Entry], block_size: usize, refs: u32) -> Option<V
     Some(b)
 }
 
+/// The in-inode xattr area (after `i_extra_isize`) of `space` bytes:
+/// magic, entries, a zero terminator, and values packed at the end with
+/// offsets counted from the first entry. `None` when they do not fit.
+pub fn encode_ibody(entries: &[Entry], space: usize) -> Option<Vec<u8>> {
+    if block_bytes(entries) - HEADER_SIZE + 4 > space {
+        return None;
+    }
+    let mut sorted = entries.to_vec();
+    sorted.sort_by(|a, b| (a.index, a.name.len(), &a.name).cmp(&(b.index, b.name.len(), &b.name)));
+    let mut b = vec![0u8; space];
+    le::put32(&mut b, 0, MAGIC);
+    let mut at = 4;
+    let mut val_end = space;
+    for e in &sorted {
+        val_end -= (e.value.len() + 3) & !3;
+        b[val_end..val_end + e.value.len()].copy_from_slice(&e.value);
+        b[at] = e.name.len() as u8;
+        b[at + 1] = e.index;
+        let offs = if e.value.is_empty() { 0 } else { val_end - 4 };
+        le::put16(&mut b, at + 2, offs as u16);
+        le::put32(&mut b, at + 8, e.value.len() as u32);
+        le::put32(&mut b, at + 12, entry_hash(&e.name, &e.value));
+        b[at + ENTRY_SIZE..at + ENTRY_SIZE + e.name.len()].copy_from_slice(&e.name);
+        at += (ENTRY_SIZE + e.name.len() + 3) & !3;
+    }
+    Some(b)
+}
+
 /// Write `h_checksum` of an xattr block stored at physical block `blocknr`.
 pub fn seal_block(b: &mut [u8], csum_seed: u32, blocknr: u64) {
     // Header: magic, refcount, blocks, hash (0x0C), checksum (0x10).

@@ -242,6 +242,8 @@ pub fn with_xattrs() -> Tree {
     file(&mut t, "same-label", b"y", 0o644, 0);
     file(&mut t, "acl", b"z", 0o644, 0);
     file(&mut t, "cap", b"w", 0o755, 0);
+    // Too big for the inode: goes to an xattr block on ext4 too.
+    file(&mut t, "big", b"v", 0o644, 0);
     let mut cap = vec![0u8; 20];
     cap[0..4].copy_from_slice(&0x0200_0001u32.to_le_bytes());
     cap[4] = 0x00;
@@ -260,6 +262,12 @@ pub fn with_xattrs() -> Tree {
         ("acl", "system.posix_acl_access", acl_value()),
         ("cap", "security.capability", cap),
         ("cap", "user.note", b"hello".to_vec()),
+        ("big", "user.big", vec![b'b'; 300]),
+        (
+            "big",
+            "security.selinux",
+            b"system_u:object_r:etc_t:s0\0".to_vec(),
+        ),
     ] {
         let id = t.lookup(&NamePath::parse(p).unwrap()).unwrap();
         t.inode_mut(id).xattrs.insert(n.as_bytes().to_vec(), v);

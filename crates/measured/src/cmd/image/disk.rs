@@ -1,17 +1,14 @@
-//! The disk writer: our ext builder (`extfs`) into a raw image, and for VHD
-//! outputs — until the project's VHD writer (`vhd`) is merged — QEMU's
-//! `qemu-img convert`. Raw output is entirely ours and byte-reproducible;
-//! VHD output is not yet (qemu-img stamps the footer time and a random UUID).
+//! The disk writer: our ext builder (`extfs`) into a sparse raw file, then
+//! our VHD writer (`vhd`) streams its data ranges into the chosen profile.
 
 use std::path::Path;
-use std::process::Command;
 
 use extfs::build::{BuildOptions, FsType, Size};
 use fstree::Tree;
 use image::bundle::DiskWriter;
 use image::spec::{DiskOutput, Spec};
 
-/// Writes the disk with `extfs` (+ qemu-img for VHD, interim).
+/// Writes the disk with `extfs` and `vhd`.
 pub struct ExtDisk {
     /// `SOURCE_DATE_EPOCH`.
     pub epoch: i64,
@@ -106,23 +103,17 @@ impl DiskWriter for ExtDisk {
         // The disk is bigger than the filesystem (CHS rounding): pad with a hole.
         f.set_len(spec.disk_size_mib << 20)
             .map_err(|e| e.to_string())?;
-        let sub = if spec.format == DiskOutput::VhdFixed {
-            "subformat=fixed"
-        } else {
-            "subformat=dynamic"
+        let profile = match spec.format {
+            DiskOutput::VhdTap => vhd::Profile::Tap,
+            DiskOutput::VhdQemu => vhd::Profile::Qemu,
+            _ => vhd::Profile::Fixed,
         };
-        let res = Command::new("qemu-img")
-            .args(["convert", "-f", "raw", "-O", "vpc", "-o", sub])
-            .arg(raw.path())
-            .arg(out)
-            .output()
-            .map_err(|e| format!("running qemu-img: {e}"))?;
-        if !res.status.success() {
-            return Err(format!(
-                "qemu-img convert failed: {}",
-                String::from_utf8_lossy(&res.stderr).trim()
-            ));
-        }
+        let mut opts = vhd::CreateOptions::new(profile);
+        // VHD times count from 2000-01-01; the UUID defaults to one derived
+        // from the contents, so the VHD is reproducible too.
+        opts.timestamp = Some(u32::try_from((self.epoch - 946_684_800).max(0)).unwrap_or(u32::MAX));
+        let src = fstree::HostFile::new(raw.path(), spec.disk_size_mib << 20);
+        vhd::convert_to_vhd(&src, out, &opts, &mut |_| {}).map_err(|e| e.to_string())?;
         Ok(())
     }
 }
