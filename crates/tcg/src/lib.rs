@@ -2,11 +2,13 @@
 //! replay and policy digests.
 
 pub mod alg;
+pub mod hashfile;
 pub mod log;
 pub mod pcr;
 pub mod policy;
 pub mod replay;
 pub mod values;
+pub mod verify;
 
 pub use alg::{HashAlg, Hasher, MultiHasher};
 pub use log::{Event, EventData, EventLog, EventType, LogFormat, ParseError};

@@ -70,6 +70,9 @@ pub struct DigestMismatch {
     pub computed: Vec<u8>,
 }
 
+/// A PCR's value before its first extend, then `(event index, value after)` per extend.
+pub type PcrHistory = (Vec<u8>, Vec<(usize, Vec<u8>)>);
+
 /// The result of replaying a log.
 #[derive(Clone, Debug)]
 pub struct Replay {
@@ -81,6 +84,8 @@ pub struct Replay {
     pub quirks: Vec<AppliedQuirk>,
     /// Events whose digest does not match their payload.
     pub mismatches: Vec<DigestMismatch>,
+    /// For each bank and PCR: the value before the first extend, then `(event, value after)`.
+    pub history: BTreeMap<(HashAlg, u32), PcrHistory>,
 }
 
 impl Replay {
@@ -190,6 +195,7 @@ pub fn replay_with(log: &EventLog, opts: ReplayOptions) -> Replay {
         extended_by: BTreeMap::new(),
         quirks: Vec::new(),
         mismatches: Vec::new(),
+        history: BTreeMap::new(),
     };
     let note = |quirks: &mut Vec<AppliedQuirk>, quirk: Quirk, event: usize, detail: String| {
         if !quirks.iter().any(|q| q.quirk == quirk) {
@@ -278,7 +284,13 @@ pub fn replay_with(log: &EventLog, opts: ReplayOptions) -> Replay {
             let Some(bank) = banks.bank_mut(alg) else {
                 continue;
             };
+            let before = bank.get(pcr).to_vec();
             bank.extend(pcr, &d.digest);
+            out.history
+                .entry((alg, ev.pcr))
+                .or_insert_with(|| (before, Vec::new()))
+                .1
+                .push((ev.index, bank.get(pcr).to_vec()));
             if (payload_is_hashed(ev.event_type) || is_ucs2_ipl(ev))
                 && let Some(computed) = payload_matches(ev, alg, &d.digest)
             {

@@ -1,0 +1,15 @@
+# shellcheck shell=bash
+# tcg: parse + replay the shared event-log corpus, and one-read multi-bank hashing.
+# Sourced by scripts/bench.sh (provides best_of, row, $MEASURED, $BENCH_DIR).
+
+tcg_logs=$(ls "${SHARED_DIR:-../shared}"/testdata/eventlogs/*/*.bin 2>/dev/null || ls /work/shared/testdata/eventlogs/*/*.bin)
+
+tcg_ours() { for f in $tcg_logs; do "$MEASURED" log replay "$f" >/dev/null; done; }
+tcg_peer() { for f in $tcg_logs; do tpm2_eventlog "$f" >/dev/null 2>&1; done; }
+row "log replay corpus" "$(best_of 3 tcg_ours)" "$(best_of 3 tcg_peer)"
+
+tcg_big="$BENCH_DIR/tcg-1GiB.bin"
+[ -f "$tcg_big" ] || head -c 1073741824 /dev/urandom >"$tcg_big"
+tcg_hash_ours() { "$MEASURED" log hash --alg sha1,sha256,sha384 "$tcg_big" >/dev/null; }
+tcg_hash_peer() { sha1sum "$tcg_big" >/dev/null; sha256sum "$tcg_big" >/dev/null; sha384sum "$tcg_big" >/dev/null; }
+row "hash 1GiB sha1+256+384" "$(best_of 3 tcg_hash_ours)" "$(best_of 3 tcg_hash_peer)"
