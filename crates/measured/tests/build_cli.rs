@@ -304,18 +304,6 @@ fn tree_files(root: &Path) -> Vec<(String, Vec<u8>)> {
 #[test]
 fn two_clean_builds_are_byte_identical() {
     let f = Fixture::new();
-    // Raw disk: the VHD writer the image step uses today (qemu-img) stamps
-    // a random unique id and a time into the footer; every other byte of
-    // the bundle, ours included, must be identical.
-    let spec = std::fs::read_to_string(f.spec()).unwrap();
-    std::fs::write(
-        f.spec(),
-        spec.replace(
-            "initramfs = \"never\"",
-            "initramfs = \"never\"\nformat = \"raw\"",
-        ),
-    )
-    .unwrap();
     let a = f.path().join("a/svc");
     let b = f.path().join("b/svc");
     assert!(f.build_to(&a, false).status.success());
@@ -382,6 +370,22 @@ fn bad_specs_exit_2_with_the_spec_line_and_write_nothing() {
             .unwrap_or_default();
         assert!(left.is_empty(), "{left:?}");
     }
+}
+
+#[test]
+fn image_step_error_names_the_spec_key_line_and_keeps_the_previous_bundle() {
+    let f = Fixture::new();
+    f.build();
+    let before = tree_files(&f.out());
+    std::fs::write(f.path().join("rootfs/big"), vec![7u8; 20 << 20]).unwrap();
+    let o = f.build_to(&f.out(), false);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("spec.toml:5:") && err.contains("disk_size_mib"),
+        "{err}"
+    );
+    assert!(tree_files(&f.out()) == before, "previous bundle untouched");
 }
 
 #[test]

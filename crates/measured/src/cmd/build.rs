@@ -133,7 +133,17 @@ fn image_step(
             &crate::cmd::image::disk::ExtDisk { epoch },
             &on_step,
         )
-        .map_err(|e| spec.error_at(1, e.to_string()))?;
+        .map_err(|e| {
+            // Point at the spec key the image error is about.
+            let key = match &e {
+                image::ImageError::Field { field, .. } => field,
+                image::ImageError::Kernel { .. } => "kernel",
+                image::ImageError::Modules { .. } => "modules",
+                image::ImageError::Rootfs { .. } => "rootfs",
+                _ => "name",
+            };
+            spec.error_at(spec.line_of_key(key), e.to_string())
+        })?;
         for e in std::fs::read_dir(&sub).with_context(|| format!("listing {}", sub.display()))? {
             let e = e?;
             std::fs::rename(e.path(), dir.join(e.file_name()))
