@@ -149,7 +149,10 @@ fn load_modules(
     release: &str,
     epoch: i64,
 ) -> Result<Modules, ImageError> {
-    let base_name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+    // A link such as `modules/current -> 6.1.0-56-cloud-amd64` names the
+    // release through its target.
+    let real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let base_name = real.file_name().map(|n| n.to_string_lossy().into_owned());
     if base_name.as_deref() != Some(release) {
         return Err(ImageError::Modules {
             path: dir.to_path_buf(),
