@@ -71,3 +71,14 @@ fn byte_flips_in_metadata_never_panic() {
         let _ = extfs::read::read_bytes(b);
     }
 }
+
+#[test]
+fn a_directory_linked_twice_is_a_cycle_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let img = tmp.path().join("fs.img");
+    std::fs::write(&img, image()).unwrap();
+    let i = img.to_str().unwrap();
+    common::run("debugfs", &["-w", "-R", "ln /a /a/b/loop", i]);
+    let e = rootfs::load(&img).unwrap_err().to_string();
+    assert!(e.contains("/a/b/loop") && e.contains("cycle"), "{e}");
+}
