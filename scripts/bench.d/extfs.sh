@@ -1,8 +1,8 @@
 # shellcheck shell=bash disable=SC2154  # $root comes from scripts/bench.sh
 # ext4 build from a ~300 MB rootfs tree: ours vs `mke2fs -t ext4 -d`.
 # Sourced by scripts/bench.sh ($root, $BENCH_DIR, best_of, row are set).
-# The tree is unpacked from Debian packages; until `measured fs build`
-# lands, ours is the extfs crate's host-dir example driving the same builder.
+# The tree is unpacked from Debian packages. Both sides end with the image
+# on disk: mke2fs fsyncs, so ours is followed by `sync FILE`.
 extfs_bench() {
   local tree="$BENCH_DIR/extfs-tree" debs="$BENCH_DIR/extfs-debs"
   mkdir -p "$tree" "$debs"
@@ -16,15 +16,13 @@ extfs_bench() {
     dpkg-deb -x "$deb" "$tree"
     [ "$(du -sm "$tree" | cut -f1)" -ge 300 ] && break
   done
-  cargo build --release -q --manifest-path "$root/Cargo.toml" -p extfs --example build_dir
-  local ours="$root/target/release/examples/build_dir"
   # Same size for both: what mke2fs would need plus room (ours measures
   # its own minimum; the peer gets the same byte count).
   local mb size
   mb=$(du -sm "$tree" | cut -f1)
   size=$(( (mb * 14 / 10 + 64) * 1024 * 1024 ))
   local t_ours t_peer
-  t_ours=$(best_of 3 env SOURCE_DATE_EPOCH=0 "$ours" "$tree" "$BENCH_DIR/extfs-ours.img" ext4 "$size")
+  t_ours=$(best_of 3 sh -c "SOURCE_DATE_EPOCH=0 '$MEASURED' fs build '$tree' '$BENCH_DIR/extfs-ours.img' --type ext4 --size $size && sync '$BENCH_DIR/extfs-ours.img'")
   t_peer=$(best_of 3 sh -c "rm -f '$BENCH_DIR/extfs-peer.img' && mke2fs -q -F -t ext4 -d '$tree' '$BENCH_DIR/extfs-peer.img' $((size / 1024))k")
   e2fsck -fn "$BENCH_DIR/extfs-ours.img" >/dev/null 2>&1 || { echo "extfs bench: our image fails e2fsck" >&2; return 1; }
   row "extfs: ext4 build ${mb}MB tree" "$t_ours" "$t_peer"

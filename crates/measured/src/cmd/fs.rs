@@ -1,7 +1,6 @@
-//! `measured fs`: inspect a filesystem tree (ext image, tar archive or
-//! directory) the way `measured` sees it: `ls`, `cat`, `stat`.
-//!
-//! `fs build` arrives with the ext builder (`extfs::build`).
+//! `measured fs`: build an ext2/3/4 image from a tree (ext image, tar
+//! archive or directory), and inspect a tree the way `measured` sees it:
+//! `ls`, `cat`, `stat`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -17,6 +16,43 @@ use crate::output::Ctx;
 /// The `fs` subcommands.
 #[derive(Subcommand, Debug)]
 pub enum FsCommand {
+    /// Build an ext2/3/4 image from an ext image, tar archive or directory.
+    Build {
+        /// ext2/3/4 image, tar archive (any compression) or host directory.
+        source: PathBuf,
+        /// The image to write (replaced atomically).
+        out: PathBuf,
+        /// Filesystem type.
+        #[arg(long = "type", default_value = "ext4")]
+        fs_type: extfs::build::FsType,
+        /// Image size (e.g. 100M); default: the smallest that fits plus --margin.
+        #[arg(long, value_parser = parse_size_arg)]
+        size: Option<u64>,
+        /// Extra space over the minimum, in percent, when --size is not given.
+        #[arg(long, default_value_t = 10)]
+        margin: u32,
+        /// Block size: 1024, 2048 or 4096.
+        #[arg(long, default_value_t = 4096)]
+        block_size: u32,
+        /// Inode count (default: one per --bytes-per-inode, like mke2fs).
+        #[arg(long)]
+        inodes: Option<u32>,
+        /// Bytes per inode when --inodes is not given.
+        #[arg(long, default_value_t = 16384)]
+        bytes_per_inode: u64,
+        /// Blocks reserved for root, in percent.
+        #[arg(long, default_value_t = 5)]
+        reserved_percent: u32,
+        /// Filesystem UUID (32 hex digits, dashes optional).
+        #[arg(long)]
+        uuid: Option<String>,
+        /// Directory hash seed (32 hex digits, dashes optional).
+        #[arg(long)]
+        hash_seed: Option<String>,
+        /// Volume label.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
     /// List a directory (or show one entry) inside an image, tar or directory.
     Ls {
         /// ext2/3/4 image, tar archive (any compression) or host directory.
@@ -127,9 +163,101 @@ fn load(source: &std::path::Path) -> anyhow::Result<Tree> {
     rootfs::load(source).with_context(|| format!("loading {}", source.display()))
 }
 
+fn parse_size_arg(s: &str) -> Result<u64, String> {
+    vhd::parse_size(s).map_err(|e| e.to_string())
+}
+
+fn parse_id(flag: &str, s: &str) -> anyhow::Result<[u8; 16]> {
+    let hex: String = s.chars().filter(|c| *c != '-').collect();
+    anyhow::ensure!(
+        hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()),
+        "{flag} {s:?}: expected 32 hex digits, dashes optional"
+    );
+    let mut id = [0u8; 16];
+    for (i, b) in id.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)?;
+    }
+    Ok(id)
+}
+
 /// Run one `fs` subcommand.
 pub fn run(cmd: FsCommand, ctx: &Ctx) -> anyhow::Result<Status> {
     match cmd {
+        FsCommand::Build {
+            source,
+            out,
+            fs_type,
+            size,
+            margin,
+            block_size,
+            inodes,
+            bytes_per_inode,
+            reserved_percent,
+            uuid,
+            hash_seed,
+            label,
+        } => {
+            let tree = load(&source)?;
+            let mut o = extfs::build::BuildOptions::new(fs_type);
+            o.size = match size {
+                Some(b) => extfs::build::Size::Bytes(b),
+                None => extfs::build::Size::Fit {
+                    margin_percent: margin,
+                },
+            };
+            o.block_size = block_size;
+            o.inodes = inodes;
+            o.bytes_per_inode = bytes_per_inode;
+            o.reserved_percent = reserved_percent;
+            if let Some(u) = &uuid {
+                o.uuid = parse_id("--uuid", u)?;
+            }
+            if let Some(h) = &hash_seed {
+                o.hash_seed = parse_id("--hash-seed", h)?;
+            }
+            o.label = label.into_bytes();
+            o.epoch = crate::cmd::image::source_date_epoch()?;
+            let dir = match out.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            let tmp = tempfile::Builder::new()
+                .prefix(".measured-")
+                .tempfile_in(&dir)
+                .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+            let mut f = tmp.as_file().try_clone()?;
+            let bar = ctx.bytes_bar(0, "building");
+            let report =
+                extfs::build::build_with_progress(&tree, &o, &mut f, &mut |done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                })
+                .with_context(|| format!("building {}", out.display()))?;
+            bar.finish_and_clear();
+            {
+                use std::os::unix::fs::PermissionsExt;
+                f.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+            }
+            tmp.persist(&out)
+                .map_err(|e| e.error)
+                .with_context(|| format!("renaming into {}", out.display()))?;
+            if ctx.json {
+                ctx.print_json(&serde_json::json!({
+                    "output": out,
+                    "type": format!("{fs_type:?}").to_lowercase(),
+                    "size_bytes": report.size_bytes,
+                    "block_size": report.block_size,
+                }))?;
+            } else {
+                println!(
+                    "{}: {} bytes of {}, {}-byte blocks",
+                    out.display(),
+                    report.size_bytes,
+                    format!("{fs_type:?}").to_lowercase(),
+                    report.block_size
+                );
+            }
+        }
         FsCommand::Ls { source, path } => {
             let tree = load(&source)?;
             let id = rootfs::lookup(&tree, &path)?;
