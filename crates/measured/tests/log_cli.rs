@@ -86,3 +86,34 @@ fn log_hash_equals_sha256sum() {
         format!("sha256:{}", t.split_whitespace().next().unwrap())
     );
 }
+
+#[test]
+fn log_replay_takes_several_logs_in_one_run() {
+    let a = logs().join("go-tpm-tools/debian-10.bin");
+    let b = logs().join("tpm2-tools/event-postcode.bin");
+    let out = measured(&["log", "replay", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("== ").count(), 2, "{text}");
+    assert!(text.contains("debian-10.bin") && text.contains("event-postcode.bin"));
+    let single = measured(&["log", "replay", b.to_str().unwrap()]);
+    let tail = String::from_utf8_lossy(&single.stdout).into_owned();
+    assert!(
+        text.ends_with(&tail),
+        "the second log's report equals a lone replay of it"
+    );
+    // --verify names one machine's PCRs, so it takes one log.
+    let v = measured(&[
+        "log",
+        "replay",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--verify",
+        a.to_str().unwrap(),
+    ]);
+    assert_eq!(v.status.code(), Some(2));
+}

@@ -21,9 +21,10 @@ pub enum LogCommand {
     },
     /// Replay a log into every bank it carries; optionally compare with real PCR values.
     Replay {
-        /// The log file (default: the kernel's firmware log in sysfs).
+        /// The log files (default: the kernel's firmware log in sysfs). With
+        /// several, each is replayed in turn (one JSON document each).
         #[arg(default_value = tcg::log::SYSFS_LOG)]
-        log: PathBuf,
+        logs: Vec<PathBuf>,
         /// Real PCR values: `tpm2_pcrread` YAML, a JSON `{"sha256": {"0": "hex"}}`, or a
         /// sysfs TPM directory with `pcr-<alg>/<n>` files (e.g. /sys/class/tpm/tpm0).
         #[arg(long, value_name = "PCRS")]
@@ -44,7 +45,22 @@ pub enum LogCommand {
 pub fn run(cmd: LogCommand, ctx: &Ctx) -> anyhow::Result<Status> {
     match cmd {
         LogCommand::Show { log } => show(&log, ctx),
-        LogCommand::Replay { log, verify } => replay_cmd(&log, verify.as_deref(), ctx),
+        LogCommand::Replay { logs, verify } => {
+            anyhow::ensure!(
+                verify.is_none() || logs.len() == 1,
+                "--verify compares one log with one machine's PCRs; give a single log"
+            );
+            let mut status = Status::Ok;
+            for log in &logs {
+                if logs.len() > 1 && !ctx.json {
+                    println!("== {}", log.display());
+                }
+                if replay_cmd(log, verify.as_deref(), ctx)? == Status::Found {
+                    status = Status::Found;
+                }
+            }
+            Ok(status)
+        }
         LogCommand::Hash { files, alg } => {
             let mut all = Vec::new();
             for f in files {
