@@ -17,15 +17,36 @@ fn shipped_example_builds_the_bundle_the_readme_describes() {
         String::from_utf8_lossy(&prep.stderr)
     );
     let out = tempfile::tempdir().unwrap();
+    let build = |bundle: &Path| {
+        let r = Command::new(env!("CARGO_BIN_EXE_measured"))
+            .current_dir(&repo)
+            .args(["--json", "build", "examples/service-vm.toml", "--out"])
+            .arg(bundle)
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .output()
+            .unwrap();
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    };
     let bundle = out.path().join("svc");
-    let r = Command::new(env!("CARGO_BIN_EXE_measured"))
-        .current_dir(&repo)
-        .args(["--json", "build", "examples/service-vm.toml", "--out"])
-        .arg(&bundle)
-        .env("SOURCE_DATE_EPOCH", "1700000000")
-        .output()
-        .unwrap();
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    build(&bundle);
+    // A second clean build elsewhere is byte-identical, file by file.
+    let again = out.path().join("again");
+    build(&again);
+    let files = |dir: &Path| {
+        let mut v: Vec<_> = walk(dir)
+            .into_iter()
+            .map(|p| p.strip_prefix(dir).unwrap().to_path_buf())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(files(&bundle), files(&again));
+    for f in files(&bundle) {
+        assert!(
+            std::fs::read(bundle.join(&f)).unwrap() == std::fs::read(again.join(&f)).unwrap(),
+            "{f:?} differs between two clean builds"
+        );
+    }
     let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
     for f in [
         "svc.vhd",
@@ -69,4 +90,17 @@ fn shipped_example_builds_the_bundle_the_readme_describes() {
         .output()
         .expect("qemu-img");
     assert!(info.status.success());
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
