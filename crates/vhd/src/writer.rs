@@ -635,19 +635,66 @@ pub fn convert_to_raw(
     let ranges = src.data_ranges().map_err(|e| os_err(out, e))?;
     atomically(out, |file, path| {
         file.set_len(len).map_err(|e| os_err(path, e))?;
-        let mut buf = vec![0u8; COPY_CHUNK];
-        for &(o, n) in &ranges {
-            let mut pos = o;
-            while pos < o + n {
-                // Keep chunks block-aligned so VHD reads stay within blocks.
-                let k =
-                    ((o + n - pos) as usize).min(COPY_CHUNK - (pos % COPY_CHUNK as u64) as usize);
-                read_full(src, pos, &mut buf[..k], out)?;
-                write_nonzero(&file, path, &buf[..k], pos)?;
-                pos += k as u64;
-                progress(pos);
+        // Copying into the page cache is kernel CPU work (about 0.7 GB/s a
+        // core here), so writes go to one thread per core while this one
+        // reads; buffers circulate, so memory stays at a few chunks.
+        let writers = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+        let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<(u64, Vec<u8>)>(writers);
+        let work_rx = std::sync::Mutex::new(work_rx);
+        let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..writers)
+                .map(|_| {
+                    let (rx, free) = (&work_rx, free_tx.clone());
+                    let file = &file;
+                    scope.spawn(move || -> Result<()> {
+                        loop {
+                            let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                            let Ok((at, buf)) = next else { return Ok(()) };
+                            write_nonzero(file, path, &buf, at)?;
+                            let _ = free.send(buf);
+                        }
+                    })
+                })
+                .collect();
+            let mut allocated = 0;
+            let mut read_result = Ok(());
+            'copy: for &(o, n) in &ranges {
+                let mut pos = o;
+                while pos < o + n {
+                    let mut buf = match free_rx.try_recv() {
+                        Ok(b) => b,
+                        Err(_) if allocated < 2 * writers + 1 => {
+                            allocated += 1;
+                            vec![0u8; COPY_CHUNK]
+                        }
+                        Err(_) => match free_rx.recv() {
+                            Ok(b) => b,
+                            Err(_) => break 'copy,
+                        },
+                    };
+                    // Keep chunks block-aligned so VHD reads stay within blocks.
+                    let k = ((o + n - pos) as usize)
+                        .min(COPY_CHUNK - (pos % COPY_CHUNK as u64) as usize);
+                    buf.resize(COPY_CHUNK, 0);
+                    if let Err(e) = read_full(src, pos, &mut buf[..k], out) {
+                        read_result = Err(e);
+                        break 'copy;
+                    }
+                    buf.truncate(k);
+                    if work_tx.send((pos, buf)).is_err() {
+                        break 'copy; // every writer stopped: its error follows
+                    }
+                    pos += k as u64;
+                    progress(pos);
+                }
             }
-        }
+            drop(work_tx);
+            for h in handles {
+                h.join().expect("writer thread panicked")?;
+            }
+            read_result
+        })?;
         Ok(len)
     })
 }

@@ -18,31 +18,7 @@ pub struct ExtDisk {
 /// rounded down as vhd-util does (vm-image.md 1.4): a filesystem no larger
 /// than this is fully visible to readers that trust CHS.
 pub fn chs_floor_bytes(size: u64) -> u64 {
-    let total = (size / 512).min(65535 * 16 * 255);
-    let (spt, heads, cth);
-    if total >= 65535 * 16 * 63 {
-        spt = 255;
-        heads = 16;
-        cth = total / spt;
-    } else {
-        let mut s = 17;
-        let mut c = total / s;
-        let mut h = c.div_ceil(1024).max(4);
-        if c >= h * 1024 || h > 16 {
-            s = 31;
-            h = 16;
-            c = total / s;
-        }
-        if c >= h * 1024 {
-            s = 63;
-            h = 16;
-            c = total / s;
-        }
-        spt = s;
-        heads = h;
-        cth = c;
-    }
-    (cth / heads) * heads * spt * 512
+    vhd::Geometry::floor(size).capacity()
 }
 
 impl ExtDisk {
