@@ -131,12 +131,6 @@ fn launch(tpm: &Swtpm, bundle: &Path, module_cmdline: &str) {
     );
 }
 
-fn flush(tpm: &Swtpm, dir: &Path) {
-    for kind in ["-t", "-l", "-s"] {
-        let _ = tpm.tool("tpm2_flushcontext", &[kind], dir);
-    }
-}
-
 /// Seal `secret` to `policy` (a digest file) under a fresh primary key.
 fn seal(tpm: &Swtpm, dir: &Path, policy: &Path, secret: &[u8]) {
     std::fs::write(dir.join("secret.dat"), secret).unwrap();
@@ -147,7 +141,7 @@ fn seal(tpm: &Swtpm, dir: &Path, policy: &Path, secret: &[u8]) {
         dir,
     )
     .unwrap();
-    flush(tpm, dir);
+    tpm.flush_contexts(dir);
     tpm.tool(
         "tpm2_create",
         &[
@@ -165,7 +159,7 @@ fn seal(tpm: &Swtpm, dir: &Path, policy: &Path, secret: &[u8]) {
         dir,
     )
     .unwrap();
-    flush(tpm, dir);
+    tpm.flush_contexts(dir);
     tpm.tool(
         "tpm2_load",
         &[
@@ -174,26 +168,7 @@ fn seal(tpm: &Swtpm, dir: &Path, policy: &Path, secret: &[u8]) {
         dir,
     )
     .unwrap();
-    flush(tpm, dir);
-}
-
-fn try_unseal(tpm: &Swtpm, dir: &Path) -> Result<Vec<u8>, tpm_sim::SimError> {
-    tpm.tool(
-        "tpm2_startauthsession",
-        &["--policy-session", "-S", "session.ctx"],
-        dir,
-    )?;
-    let r = tpm
-        .tool("tpm2_policypcr", &["-S", "session.ctx", "-l", SEL], dir)
-        .and_then(|_| {
-            tpm.tool(
-                "tpm2_unseal",
-                &["-c", "key.ctx", "-p", "session:session.ctx"],
-                dir,
-            )
-        });
-    flush(tpm, dir);
-    r
+    tpm.flush_contexts(dir);
 }
 
 #[test]
@@ -218,7 +193,10 @@ fn sealed_to_bundle_policy_unseals_after_its_launch_and_not_after_a_changed_cmdl
     let w1 = d.join("tpm1");
     std::fs::create_dir(&w1).unwrap();
     seal(&tpm, &w1, &old_policy, b"the disk key");
-    assert!(try_unseal(&tpm, &w1).is_err(), "unsealed before the launch");
+    assert!(
+        tpm.unseal_with_pcr_policy(&w1, SEL).is_err(),
+        "unsealed before the launch"
+    );
     launch(&tpm, &bundle, cmd_a);
     let pcrs: serde_json::Value =
         serde_json::from_slice(&std::fs::read(bundle.join("pcrs.json")).unwrap()).unwrap();
@@ -231,7 +209,10 @@ fn sealed_to_bundle_policy_unseals_after_its_launch_and_not_after_a_changed_cmdl
             "PCR{pcr}"
         );
     }
-    assert_eq!(try_unseal(&tpm, &w1).unwrap(), b"the disk key");
+    assert_eq!(
+        tpm.unseal_with_pcr_policy(&w1, SEL).unwrap(),
+        b"the disk key"
+    );
     drop(tpm);
 
     // One byte of the kernel command line changes: new policy; the old
@@ -247,7 +228,7 @@ fn sealed_to_bundle_policy_unseals_after_its_launch_and_not_after_a_changed_cmdl
     seal(&tpm, &w2, &old_policy, b"the disk key");
     launch(&tpm, &bundle, cmd_b);
     assert!(
-        try_unseal(&tpm, &w2).is_err(),
+        tpm.unseal_with_pcr_policy(&w2, SEL).is_err(),
         "old policy unsealed after the changed launch"
     );
     let w3 = d.join("tpm3");
@@ -258,5 +239,8 @@ fn sealed_to_bundle_policy_unseals_after_its_launch_and_not_after_a_changed_cmdl
         &bundle.join("policy/policy.digest"),
         b"the disk key",
     );
-    assert_eq!(try_unseal(&tpm, &w3).unwrap(), b"the disk key");
+    assert_eq!(
+        tpm.unseal_with_pcr_policy(&w3, SEL).unwrap(),
+        b"the disk key"
+    );
 }

@@ -241,6 +241,40 @@ impl Swtpm {
         Ok(r.get(20..20 + len as usize).ok_or_else(bad)?.to_vec())
     }
 
+    /// Flush leftover transient objects, loaded sessions and saved sessions:
+    /// swtpm has no resource manager, so they would fill its slots.
+    pub fn flush_contexts(&self, cwd: &Path) {
+        for kind in ["-t", "-l", "-s"] {
+            // Nothing to flush is fine; a real failure shows in the next call.
+            let _ = self.tool("tpm2_flushcontext", &[kind], cwd);
+        }
+    }
+
+    /// Unseal `key.ctx` (in `cwd`) through a policy session satisfied by
+    /// TPM2_PolicyPCR over `selection` (tpm2-tools syntax, `sha256:17,18`).
+    pub fn unseal_with_pcr_policy(&self, cwd: &Path, selection: &str) -> Result<Vec<u8>, SimError> {
+        self.tool(
+            "tpm2_startauthsession",
+            &["--policy-session", "-S", "session.ctx"],
+            cwd,
+        )?;
+        let r = self
+            .tool(
+                "tpm2_policypcr",
+                &["-S", "session.ctx", "-l", selection],
+                cwd,
+            )
+            .and_then(|_| {
+                self.tool(
+                    "tpm2_unseal",
+                    &["-c", "key.ctx", "-p", "session:session.ctx"],
+                    cwd,
+                )
+            });
+        self.flush_contexts(cwd);
+        r
+    }
+
     /// Run a tpm2-tools program against this TPM; returns stdout, or an error with stderr.
     pub fn tool(&self, program: &str, args: &[&str], cwd: &Path) -> Result<Vec<u8>, SimError> {
         let out = Command::new(program)

@@ -171,38 +171,12 @@ fn policy_pcr_equals_tpm2_createpolicy_for_several_selections() {
         )
         .unwrap();
         // Without a resource manager the tool's trial session stays in the TPM.
-        flush(&tpm, tmp.path());
+        tpm.flush_contexts(tmp.path());
         let theirs = std::fs::read(&out).unwrap();
         let mut p = PolicyDigest::new(HashAlg::Sha256);
         p.policy_pcr(&s, &values).unwrap();
         assert_eq!(hex::encode(p.digest()), hex::encode(theirs), "{sel}");
     }
-}
-
-/// Flush leftover transient objects and sessions (swtpm has no resource manager).
-fn flush(tpm: &Swtpm, dir: &Path) {
-    for kind in ["-t", "-l", "-s"] {
-        let _ = tpm.tool("tpm2_flushcontext", &[kind], dir);
-    }
-}
-
-fn try_unseal(tpm: &Swtpm, dir: &Path, sel: &str) -> Result<Vec<u8>, tpm_sim::SimError> {
-    tpm.tool(
-        "tpm2_startauthsession",
-        &["--policy-session", "-S", "session.ctx"],
-        dir,
-    )?;
-    let r = tpm
-        .tool("tpm2_policypcr", &["-S", "session.ctx", "-l", sel], dir)
-        .and_then(|_| {
-            tpm.tool(
-                "tpm2_unseal",
-                &["-c", "key.ctx", "-p", "session:session.ctx"],
-                dir,
-            )
-        });
-    flush(tpm, dir);
-    r
 }
 
 #[test]
@@ -232,7 +206,7 @@ fn secret_sealed_to_our_predicted_policy_unseals_only_after_the_logged_boot() {
         d,
     )
     .unwrap();
-    flush(&tpm, d);
+    tpm.flush_contexts(d);
     tpm.tool(
         "tpm2_create",
         &[
@@ -250,7 +224,7 @@ fn secret_sealed_to_our_predicted_policy_unseals_only_after_the_logged_boot() {
         d,
     )
     .unwrap();
-    flush(&tpm, d);
+    tpm.flush_contexts(d);
     tpm.tool(
         "tpm2_load",
         &[
@@ -260,11 +234,14 @@ fn secret_sealed_to_our_predicted_policy_unseals_only_after_the_logged_boot() {
     )
     .unwrap();
     assert!(
-        try_unseal(&tpm, d, sel_str).is_err(),
+        tpm.unseal_with_pcr_policy(d, sel_str).is_err(),
         "unsealed before the boot"
     );
     extend_log_with_tools(&tpm, &log, &[HashAlg::Sha256], d);
-    assert_eq!(try_unseal(&tpm, d, sel_str).unwrap(), b"the disk key");
+    assert_eq!(
+        tpm.unseal_with_pcr_policy(d, sel_str).unwrap(),
+        b"the disk key"
+    );
     tpm.tool(
         "tpm2_pcrextend",
         &[&format!("7:sha256={}", "00".repeat(32))],
@@ -272,7 +249,7 @@ fn secret_sealed_to_our_predicted_policy_unseals_only_after_the_logged_boot() {
     )
     .unwrap();
     assert!(
-        try_unseal(&tpm, d, sel_str).is_err(),
+        tpm.unseal_with_pcr_policy(d, sel_str).is_err(),
         "unsealed after an extra extend"
     );
 }

@@ -118,31 +118,6 @@ fn swtpm_launch_reads_back_the_predicted_pcrs_in_every_bank() {
     }
 }
 
-fn flush(tpm: &Swtpm, dir: &Path) {
-    for kind in ["-t", "-l", "-s"] {
-        let _ = tpm.tool("tpm2_flushcontext", &[kind], dir);
-    }
-}
-
-fn try_unseal(tpm: &Swtpm, dir: &Path, sel: &str) -> Result<Vec<u8>, tpm_sim::SimError> {
-    tpm.tool(
-        "tpm2_startauthsession",
-        &["--policy-session", "-S", "session.ctx"],
-        dir,
-    )?;
-    let r = tpm
-        .tool("tpm2_policypcr", &["-S", "session.ctx", "-l", sel], dir)
-        .and_then(|_| {
-            tpm.tool(
-                "tpm2_unseal",
-                &["-c", "key.ctx", "-p", "session:session.ctx"],
-                dir,
-            )
-        });
-    flush(tpm, dir);
-    r
-}
-
 #[test]
 fn secret_sealed_to_predicted_pcr17_and_18_unseals_only_after_the_launch() {
     let tmp = tempfile::tempdir().unwrap();
@@ -170,7 +145,7 @@ fn secret_sealed_to_predicted_pcr17_and_18_unseals_only_after_the_launch() {
         d,
     )
     .unwrap();
-    flush(&tpm, d);
+    tpm.flush_contexts(d);
     let create = [
         "-C",
         "prim.ctx",
@@ -184,15 +159,18 @@ fn secret_sealed_to_predicted_pcr17_and_18_unseals_only_after_the_launch() {
         "key.priv",
     ];
     tpm.tool("tpm2_create", &create, d).unwrap();
-    flush(&tpm, d);
+    tpm.flush_contexts(d);
     let load = [
         "-C", "prim.ctx", "-u", "key.pub", "-r", "key.priv", "-c", "key.ctx",
     ];
     tpm.tool("tpm2_load", &load, d).unwrap();
     assert!(
-        try_unseal(&tpm, d, sel_str).is_err(),
+        tpm.unseal_with_pcr_policy(d, sel_str).is_err(),
         "unsealed before the launch"
     );
     launch(&tpm, &p);
-    assert_eq!(try_unseal(&tpm, d, sel_str).unwrap(), b"volume key");
+    assert_eq!(
+        tpm.unseal_with_pcr_policy(d, sel_str).unwrap(),
+        b"volume key"
+    );
 }
