@@ -135,40 +135,7 @@ fn launch(tpm: &Swtpm, bundle: &Path, module_cmdline: &str) {
 fn seal(tpm: &Swtpm, dir: &Path, policy: &Path, secret: &[u8]) {
     std::fs::write(dir.join("secret.dat"), secret).unwrap();
     std::fs::copy(policy, dir.join("policy.bin")).unwrap();
-    tpm.tool(
-        "tpm2_createprimary",
-        &["-C", "o", "-G", "ecc", "-c", "prim.ctx"],
-        dir,
-    )
-    .unwrap();
-    tpm.flush_contexts(dir);
-    tpm.tool(
-        "tpm2_create",
-        &[
-            "-C",
-            "prim.ctx",
-            "-L",
-            "policy.bin",
-            "-i",
-            "secret.dat",
-            "-u",
-            "key.pub",
-            "-r",
-            "key.priv",
-        ],
-        dir,
-    )
-    .unwrap();
-    tpm.flush_contexts(dir);
-    tpm.tool(
-        "tpm2_load",
-        &[
-            "-C", "prim.ctx", "-u", "key.pub", "-r", "key.priv", "-c", "key.ctx",
-        ],
-        dir,
-    )
-    .unwrap();
-    tpm.flush_contexts(dir);
+    tpm.seal_to_policy_file(dir).unwrap();
 }
 
 #[test]

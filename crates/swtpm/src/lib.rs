@@ -250,6 +250,38 @@ impl Swtpm {
         }
     }
 
+    /// Seal `secret.dat` (in `cwd`) under an ECC primary to the policy
+    /// digest in `policy.bin`, and load it as `key.ctx` for
+    /// [`Swtpm::unseal_with_pcr_policy`].
+    pub fn seal_to_policy_file(&self, cwd: &Path) -> Result<(), SimError> {
+        self.tool(
+            "tpm2_createprimary",
+            &["-C", "o", "-G", "ecc", "-c", "prim.ctx"],
+            cwd,
+        )?;
+        self.flush_contexts(cwd);
+        let create = [
+            "-C",
+            "prim.ctx",
+            "-L",
+            "policy.bin",
+            "-i",
+            "secret.dat",
+            "-u",
+            "key.pub",
+            "-r",
+            "key.priv",
+        ];
+        self.tool("tpm2_create", &create, cwd)?;
+        self.flush_contexts(cwd);
+        let load = [
+            "-C", "prim.ctx", "-u", "key.pub", "-r", "key.priv", "-c", "key.ctx",
+        ];
+        self.tool("tpm2_load", &load, cwd)?;
+        self.flush_contexts(cwd);
+        Ok(())
+    }
+
     /// Unseal `key.ctx` (in `cwd`) through a policy session satisfied by
     /// TPM2_PolicyPCR over `selection` (tpm2-tools syntax, `sha256:17,18`).
     pub fn unseal_with_pcr_policy(&self, cwd: &Path, selection: &str) -> Result<Vec<u8>, SimError> {

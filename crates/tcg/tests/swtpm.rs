@@ -200,39 +200,7 @@ fn secret_sealed_to_our_predicted_policy_unseals_only_after_the_logged_boot() {
     p.policy_pcr(&sel, &values).unwrap();
     std::fs::write(d.join("policy.bin"), p.digest()).unwrap();
     std::fs::write(d.join("secret.dat"), b"the disk key").unwrap();
-    tpm.tool(
-        "tpm2_createprimary",
-        &["-C", "o", "-G", "ecc", "-c", "prim.ctx"],
-        d,
-    )
-    .unwrap();
-    tpm.flush_contexts(d);
-    tpm.tool(
-        "tpm2_create",
-        &[
-            "-C",
-            "prim.ctx",
-            "-L",
-            "policy.bin",
-            "-i",
-            "secret.dat",
-            "-u",
-            "key.pub",
-            "-r",
-            "key.priv",
-        ],
-        d,
-    )
-    .unwrap();
-    tpm.flush_contexts(d);
-    tpm.tool(
-        "tpm2_load",
-        &[
-            "-C", "prim.ctx", "-u", "key.pub", "-r", "key.priv", "-c", "key.ctx",
-        ],
-        d,
-    )
-    .unwrap();
+    tpm.seal_to_policy_file(d).unwrap();
     assert!(
         tpm.unseal_with_pcr_policy(d, sel_str).is_err(),
         "unsealed before the boot"

@@ -139,31 +139,7 @@ fn secret_sealed_to_predicted_pcr17_and_18_unseals_only_after_the_launch() {
     policy.policy_pcr(&sel, &values).unwrap();
     std::fs::write(d.join("policy.bin"), policy.digest()).unwrap();
     std::fs::write(d.join("secret.dat"), b"volume key").unwrap();
-    tpm.tool(
-        "tpm2_createprimary",
-        &["-C", "o", "-G", "ecc", "-c", "prim.ctx"],
-        d,
-    )
-    .unwrap();
-    tpm.flush_contexts(d);
-    let create = [
-        "-C",
-        "prim.ctx",
-        "-L",
-        "policy.bin",
-        "-i",
-        "secret.dat",
-        "-u",
-        "key.pub",
-        "-r",
-        "key.priv",
-    ];
-    tpm.tool("tpm2_create", &create, d).unwrap();
-    tpm.flush_contexts(d);
-    let load = [
-        "-C", "prim.ctx", "-u", "key.pub", "-r", "key.priv", "-c", "key.ctx",
-    ];
-    tpm.tool("tpm2_load", &load, d).unwrap();
+    tpm.seal_to_policy_file(d).unwrap();
     assert!(
         tpm.unseal_with_pcr_policy(d, sel_str).is_err(),
         "unsealed before the launch"
