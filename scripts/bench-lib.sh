@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for scripts/bench.d/*.sh (sourced, not run).
 # Each bench file times ours and the peer on the same input in one run and
 # calls `row NAME OURS_SECONDS PEER_SECONDS`.
@@ -21,4 +22,25 @@ row() {
   local ratio
   ratio=$(echo "scale=3; $2 / $3" | bc -l)
   printf '%-40s %9ss %9ss %7s\n' "$1" "$2" "$3" "$ratio"
+}
+
+# duel N NAME OURS_OUT OURS_CMD PEER_OUT PEER_CMD: N interleaved rounds of
+# ours then the peer, each writing a fresh output (the previous one removed
+# and flushed untimed first), then `row NAME best_ours best_peer`. Used where
+# both tools write a large file: on this VM, freeing and re-touching page
+# cache memory costs differ from run to run, so timing the two back to back
+# under the same conditions is the fair comparison. Commands are strings
+# (eval'd), so quote paths inside them.
+duel() {
+  local n=$1 name=$2 ours_out=$3 ours_cmd=$4 peer_out=$5 peer_cmd=$6
+  local bo="" bp="" t
+  for _ in $(seq "$n"); do
+    rm -f "$ours_out" "$peer_out"; sync
+    t=$(best_of 1 eval "$ours_cmd") || return 1
+    if [ -z "$bo" ] || [ "$(echo "$t < $bo" | bc -l)" = 1 ]; then bo=$t; fi
+    rm -f "$ours_out" "$peer_out"; sync
+    t=$(best_of 1 eval "$peer_cmd") || return 1
+    if [ -z "$bp" ] || [ "$(echo "$t < $bp" | bc -l)" = 1 ]; then bp=$t; fi
+  done
+  row "$name" "$bo" "$bp"
 }

@@ -321,16 +321,31 @@ impl DynamicWriter {
         Ok(())
     }
 
-    /// The block buffer of block `index` for the caller to fill in place
-    /// (saves a copy when converting); call [`commit_block`](Self::commit_block) after.
-    fn block_buffer(&mut self, index: u32) -> Result<&mut [u8]> {
+    /// A buffer shaped for [`put_block`](Self::put_block): the block's
+    /// sector bitmap (all ones) followed by its payload.
+    pub fn block_buffer(&self) -> Vec<u8> {
+        let mut b = vec![0u8; self.buf.len()];
+        b[..self.bitmap_len()].fill(0xFF);
+        b
+    }
+
+    /// Write block `index` from `buf` (from [`block_buffer`](Self::block_buffer),
+    /// payload filled in) without copying it: the buffers are swapped, and
+    /// `buf` comes back holding an earlier block's bytes, ready for reuse.
+    pub fn put_block(&mut self, index: u32, buf: &mut Vec<u8>) -> Result<()> {
         self.flush_current()?;
         self.check_index(index)?;
-        let bl = self.bitmap_len();
-        self.buf[bl..].fill(0);
+        if buf.len() != self.buf.len() {
+            return Err(Error::Invalid(format!(
+                "block {index}: buffer of {} bytes, expected {}",
+                buf.len(),
+                self.buf.len()
+            )));
+        }
+        std::mem::swap(&mut self.buf, buf);
         self.cur = Some(index);
         self.last = Some(index);
-        Ok(&mut self.buf[bl..])
+        self.flush_current()
     }
 
     fn flush_current(&mut self) -> Result<()> {
@@ -564,38 +579,81 @@ pub fn convert_to_vhd(
                 blocks: 0,
             });
         }
-        let mut w = DynamicWriter::new(file, path, len, opts)?;
-        let bs = w.block_size() as u64;
-        let mut ri = 0;
+        let w = DynamicWriter::new(file, path, len, opts)?;
+        let (bs, bl) = (w.block_size() as u64, w.bitmap_len());
         let nblocks = len.div_ceil(bs);
-        let mut blk = 0u64;
-        while blk < nblocks && ri < ranges.len() {
-            // Skip to the first block touching the next data range.
-            let (ro, rn) = ranges[ri];
-            if ro + rn <= blk * bs {
-                ri += 1;
-                continue;
-            }
-            blk = blk.max(ro / bs);
-            let (bstart, bend) = (blk * bs, ((blk + 1) * bs).min(len));
-            let buf = w.block_buffer(blk as u32)?;
-            let mut j = ri;
-            while j < ranges.len() && ranges[j].0 < bend {
-                let (o, n) = ranges[j];
-                let (s, e) = (o.max(bstart), (o + n).min(bend));
-                if s < e {
-                    read_full(
-                        src,
-                        s,
-                        &mut buf[(s - bstart) as usize..(e - bstart) as usize],
-                        out,
-                    )?;
+        // Two stages on two threads: this one reads blocks and drops the
+        // all-zero ones, a writer thread writes the rest. Writing into the
+        // page cache is most of the cost, and now overlaps the reading.
+        // Buffers circulate, so memory stays at a few blocks.
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(u32, Vec<u8>)>(2);
+        let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let spare = w.block_buffer();
+        let w = std::thread::scope(|scope| -> Result<DynamicWriter> {
+            let writer = scope.spawn(move || -> Result<DynamicWriter> {
+                let mut w = w;
+                for (blk, mut buf) in full_rx {
+                    w.put_block(blk, &mut buf)?;
+                    let _ = free_tx.send(buf);
                 }
-                j += 1;
-            }
-            progress(bend);
-            blk += 1;
-        }
+                Ok(w)
+            });
+            let mut spare = Some(spare);
+            let mut allocated = 1;
+            let mut read = || -> Result<()> {
+                let mut ri = 0;
+                let mut blk = 0u64;
+                while blk < nblocks && ri < ranges.len() {
+                    // Skip to the first block touching the next data range.
+                    let (ro, rn) = ranges[ri];
+                    if ro + rn <= blk * bs {
+                        ri += 1;
+                        continue;
+                    }
+                    blk = blk.max(ro / bs);
+                    let (bstart, bend) = (blk * bs, ((blk + 1) * bs).min(len));
+                    let mut buf = match spare.take().or_else(|| free_rx.try_recv().ok()) {
+                        Some(b) => b,
+                        None if allocated < 4 => {
+                            allocated += 1;
+                            fresh_block_buffer(bl, bs as usize)
+                        }
+                        None => match free_rx.recv() {
+                            Ok(b) => b,
+                            Err(_) => return Ok(()), // the writer stopped: its error follows
+                        },
+                    };
+                    let payload = &mut buf[bl..];
+                    // Zero only what no data range covers.
+                    let mut filled = 0usize;
+                    let mut j = ri;
+                    while j < ranges.len() && ranges[j].0 < bend {
+                        let (o, n) = ranges[j];
+                        let (s, e) = (o.max(bstart), (o + n).min(bend));
+                        if s < e {
+                            let (s, e) = ((s - bstart) as usize, (e - bstart) as usize);
+                            payload[filled..s].fill(0);
+                            read_full(src, bstart + s as u64, &mut payload[s..e], out)?;
+                            filled = e;
+                        }
+                        j += 1;
+                    }
+                    payload[filled..].fill(0);
+                    progress(bend);
+                    if is_zero(payload) {
+                        spare = Some(buf);
+                    } else if full_tx.send((blk as u32, buf)).is_err() {
+                        return Ok(()); // the writer stopped: its error follows
+                    }
+                    blk += 1;
+                }
+                Ok(())
+            };
+            let read_result = read();
+            drop(full_tx);
+            let w = writer.join().expect("VHD writer thread panicked")?;
+            read_result.map(|()| w)
+        })?;
         let (_, f, blocks) = w.finish_counted()?;
         Ok(Written {
             size: f.current_size,
@@ -603,6 +661,13 @@ pub fn convert_to_vhd(
             blocks,
         })
     })
+}
+
+/// A block buffer (all-ones bitmap, then the payload) outside a writer.
+fn fresh_block_buffer(bitmap_len: usize, block_size: usize) -> Vec<u8> {
+    let mut b = vec![0u8; bitmap_len + block_size];
+    b[..bitmap_len].fill(0xFF);
+    b
 }
 
 fn read_full(src: &dyn ContentSource, pos: u64, buf: &mut [u8], out: &Path) -> Result<()> {
