@@ -104,11 +104,28 @@ impl ContentSource for Bytes {
         self.0.len() as u64
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        Bytes::read_from(&self.0, offset, buf)
+    }
+}
+
+/// Contents held in memory and shared with other users (a kernel that goes
+/// into the image and beside it), so neither holds a copy.
+impl ContentSource for Arc<Vec<u8>> {
+    fn len(&self) -> u64 {
+        self.as_slice().len() as u64
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        Bytes::read_from(self, offset, buf)
+    }
+}
+
+impl Bytes {
+    fn read_from(data: &[u8], offset: u64, buf: &mut [u8]) -> io::Result<usize> {
         let start = usize::try_from(offset)
             .unwrap_or(usize::MAX)
-            .min(self.0.len());
-        let n = buf.len().min(self.0.len() - start);
-        buf[..n].copy_from_slice(&self.0[start..start + n]);
+            .min(data.len());
+        let n = buf.len().min(data.len() - start);
+        buf[..n].copy_from_slice(&data[start..start + n]);
         Ok(n)
     }
 }

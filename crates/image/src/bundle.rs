@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use fstree::{Content, Kind, NamePath, Tree};
 use serde::Serialize;
@@ -79,6 +80,23 @@ fn sha_file(path: &Path) -> Result<FileRecord, ImageError> {
         size,
         sha256: hex::encode(h.finalize()),
     })
+}
+
+/// An input's record, being computed on another thread.
+type Hashing = std::thread::JoinHandle<Result<FileRecord, ImageError>>;
+
+/// A record already computed, as a [`Hashing`].
+fn done(r: FileRecord) -> Hashing {
+    std::thread::spawn(move || Ok(r))
+}
+
+/// The record of bytes already in memory.
+fn sha_bytes(path: &Path, data: &[u8]) -> FileRecord {
+    FileRecord {
+        path: path.display().to_string(),
+        size: data.len() as u64,
+        sha256: hex::encode(Sha256::digest(data)),
+    }
 }
 
 /// A digest of a tree: every path with its mode, owner and content hash.
@@ -231,14 +249,23 @@ pub fn build(
 ) -> Result<BundleReport, ImageError> {
     spec.validate()?;
     step("kernel");
-    let kernel = read_input(&spec.kernel, "kernel")?;
+    // Shared by the disk's /boot and the bundle's copy: read once, hashed
+    // once (the copy has the same bytes, so the same digest).
+    let kernel = Arc::new(read_input(&spec.kernel, "kernel")?);
     let bz = parse_bzimage(&kernel, &spec.kernel)?;
     let release = bz.release.clone();
-    let mut inputs = vec![sha_file(&spec.kernel)?];
+    // Inputs are hashed on other cores while the disk is built.
+    let mut inputs: Vec<Hashing> = vec![{
+        let (path, kernel) = (spec.kernel.clone(), kernel.clone());
+        std::thread::spawn(move || Ok(sha_bytes(&path, &kernel)))
+    }];
 
     step("rootfs");
     let mut tree = load_rootfs(spec, epoch)?;
-    inputs.push(sha_tree(&tree, &spec.rootfs)?);
+    inputs.push({
+        let (snapshot, label) = (tree.clone(), spec.rootfs.clone());
+        std::thread::spawn(move || sha_tree(&snapshot, &label))
+    });
 
     step("modules");
     let modules = match &spec.modules {
@@ -252,7 +279,8 @@ pub fn build(
             let m = load_modules(&mut tree, dir, &release, epoch)?;
             let mut sub = Tree::new(hostdir::meta(0o755, epoch));
             hostdir::load_into(&mut sub, dir, &NamePath::root(), epoch)?;
-            inputs.push(sha_tree(&sub, dir)?);
+            let label = dir.clone();
+            inputs.push(std::thread::spawn(move || sha_tree(&sub, &label)));
             Some(m)
         }
         None => None,
@@ -260,9 +288,10 @@ pub fn build(
 
     step("initramfs");
     let mut initramfs_modules = Vec::new();
-    let initrd: Option<Vec<u8>> = if let Some(p) = &spec.initrd {
-        inputs.push(sha_file(p)?);
-        Some(read_input(p, "initrd")?)
+    let initrd: Option<Arc<Vec<u8>>> = if let Some(p) = &spec.initrd {
+        let data = read_input(p, "initrd")?;
+        inputs.push(done(sha_bytes(p, &data)));
+        Some(Arc::new(data))
     } else {
         let mut loadable = Vec::new();
         if let Some(m) = modules
@@ -289,7 +318,7 @@ pub fn build(
         if wanted {
             let busybox = match &spec.busybox {
                 Some(p) => {
-                    inputs.push(sha_file(p)?);
+                    inputs.push(done(sha_file(p)?));
                     read_input(p, "busybox")?
                 }
                 None => {
@@ -353,10 +382,10 @@ pub fn build(
             }
             initramfs_modules = order;
             let mtime = u32::try_from(epoch.max(0)).unwrap_or(u32::MAX);
-            Some(
+            Some(Arc::new(
                 initramfs::build(&busybox, &release, &files, mtime)
                     .map_err(ImageError::io("initramfs"))?,
-            )
+            ))
         } else {
             None
         }
@@ -366,8 +395,8 @@ pub fn build(
     edit::install_kernel(
         &mut tree,
         &release,
-        Content::bytes(kernel.clone()),
-        initrd.clone().map(Content::bytes),
+        Content::new(kernel.clone()),
+        initrd.clone().map(Content::new),
         epoch,
     )?;
     let init_system = edit::console_getty(&mut tree, &spec.console, spec.baud, epoch)?;
@@ -402,8 +431,9 @@ pub fn build(
         .dom0_dir
         .clone()
         .unwrap_or_else(|| format!("/storage/{}", spec.name));
-    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    files.insert(format!("vmlinuz-{release}"), kernel);
+    let mut files: BTreeMap<String, Arc<Vec<u8>>> = BTreeMap::new();
+    let kernel_name = format!("vmlinuz-{release}");
+    files.insert(kernel_name.clone(), kernel);
     if let Some(i) = &initrd {
         files.insert(format!("initrd.img-{release}"), i.clone());
     }
@@ -432,30 +462,48 @@ pub fn build(
     };
     files.insert(
         format!("{}.cfg", spec.name),
-        vmdef::xl::xl_cfg(&def)?.into_bytes(),
+        Arc::new(vmdef::xl::xl_cfg(&def)?.into_bytes()),
     );
     files.insert(
         format!("{}.xml", spec.name),
-        vmdef::libvirt::domain_xml(&def)?.into_bytes(),
+        Arc::new(vmdef::libvirt::domain_xml(&def)?.into_bytes()),
     );
     files.insert(
         "openxt-create.sh".into(),
-        vmdef::openxt::xec_script(&def)?.into_bytes(),
+        Arc::new(vmdef::openxt::xec_script(&def)?.into_bytes()),
     );
     files.insert(
         format!("service-{}.json", def.service_tag),
-        vmdef::openxt::template_json(&def)?.into_bytes(),
+        Arc::new(vmdef::openxt::template_json(&def)?.into_bytes()),
     );
-    for (name, data) in &files {
-        let p = tmp.path().join(name);
-        std::fs::write(&p, data).map_err(ImageError::io(&p))?;
-    }
-    let mut outputs = vec![];
-    for name in files.keys().chain(std::iter::once(&disk_name)) {
-        let mut r = sha_file(&tmp.path().join(name))?;
-        r.path = name.clone();
+    let inputs = inputs
+        .into_iter()
+        .map(|h| h.join().expect("hashing thread panicked"))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    // The disk is the one output not in memory: hash it from the file on
+    // a second core while the others are written and hashed here.
+    let disk_path = tmp.path().join(&disk_name);
+    let mut outputs = std::thread::scope(|scope| -> Result<Vec<FileRecord>, ImageError> {
+        let disk_sha = scope.spawn(|| sha_file(&disk_path));
+        let mut outputs = vec![];
+        for (name, data) in &files {
+            let p = tmp.path().join(name);
+            std::fs::write(&p, data.as_slice()).map_err(ImageError::io(&p))?;
+            outputs.push(match &inputs[0] {
+                // The kernel copy: same bytes as the input, same digest.
+                k if *name == kernel_name => FileRecord {
+                    path: name.clone(),
+                    ..k.clone()
+                },
+                _ => sha_bytes(Path::new(name), data),
+            });
+        }
+        let mut r = disk_sha.join().expect("hashing thread panicked")?;
+        r.path = disk_name.clone();
         outputs.push(r);
-    }
+        Ok(outputs)
+    })?;
     outputs.sort_by(|a, b| a.path.cmp(&b.path));
     let report = BundleReport {
         name: spec.name.clone(),

@@ -197,6 +197,9 @@ pub struct DynamicWriter {
     buf: Vec<u8>,
     /// Fingerprint of the contents for the default UUID.
     ident: Sha256,
+    /// Blocks were placed by [`write_anywhere`](Self::write_anywhere): the
+    /// fingerprint is taken from the file at the end instead.
+    placed: bool,
 }
 
 impl DynamicWriter {
@@ -231,6 +234,7 @@ impl DynamicWriter {
             last: None,
             buf,
             ident,
+            placed: false,
         })
     }
 
@@ -321,6 +325,49 @@ impl DynamicWriter {
         Ok(())
     }
 
+    /// Write `data` at virtual `offset`, in any order (a filesystem builder
+    /// writes metadata and data where they fall). A block gets its place in
+    /// the file the first time it is touched; bytes never written read as
+    /// zeros (holes in the file under an all-ones sector bitmap). Unlike the
+    /// streaming calls, zero data still allocates its block.
+    pub fn write_anywhere(&mut self, mut offset: u64, mut data: &[u8]) -> Result<()> {
+        if offset.saturating_add(data.len() as u64) > self.footer.current_size {
+            return Err(Error::Invalid(format!(
+                "write of {} bytes at {offset} is past the {}-byte disk",
+                data.len(),
+                self.footer.current_size
+            )));
+        }
+        self.flush_current()?;
+        let bs = self.header.block_size as u64;
+        let bl = self.bitmap_len();
+        while !data.is_empty() {
+            let idx = (offset / bs) as usize;
+            if self.bat[idx] == BAT_UNUSED {
+                let mut at = self.next;
+                if self.align {
+                    at = (at + bl as u64).next_multiple_of(4096) - bl as u64;
+                }
+                self.file
+                    .write_all_at(&self.buf[..bl], at)
+                    .map_err(|e| os_err(&self.path, e))?;
+                self.bat[idx] = (at / SECTOR) as u32;
+                self.next = at + self.buf.len() as u64;
+                self.placed = true;
+                self.last = self.last.max(Some(idx as u32));
+            }
+            let within = offset % bs;
+            let n = data.len().min((bs - within) as usize);
+            let at = self.bat[idx] as u64 * SECTOR + bl as u64 + within;
+            self.file
+                .write_all_at(&data[..n], at)
+                .map_err(|e| os_err(&self.path, e))?;
+            offset += n as u64;
+            data = &data[n..];
+        }
+        Ok(())
+    }
+
     /// A buffer shaped for [`put_block`](Self::put_block): the block's
     /// sector bitmap (all ones) followed by its payload.
     pub fn block_buffer(&self) -> Vec<u8> {
@@ -379,6 +426,25 @@ impl DynamicWriter {
     /// [`finish`](Self::finish), also returning how many blocks were allocated.
     pub fn finish_counted(mut self) -> Result<(File, Footer, u64)> {
         self.flush_current()?;
+        if self.placed {
+            // Blocks were written in any order: fingerprint them as the
+            // streaming path does, block by block, from the file.
+            let bl = self.bitmap_len() as u64;
+            // Cover every placed block, so unwritten tails read as zeros.
+            self.file
+                .set_len(self.next)
+                .map_err(|e| os_err(&self.path, e))?;
+            let mut head = vec![0u8; 4096];
+            for (i, &e) in self.bat.iter().enumerate() {
+                if e != BAT_UNUSED {
+                    self.file
+                        .read_exact_at(&mut head, e as u64 * SECTOR + bl)
+                        .map_err(|e| os_err(&self.path, e))?;
+                    self.ident.update((i as u32).to_be_bytes());
+                    self.ident.update(&head);
+                }
+            }
+        }
         let mut bat_bytes = vec![0xFFu8; self.header.bat_bytes() as usize];
         for (i, e) in self.bat.iter().enumerate() {
             bat_bytes[4 * i..4 * i + 4].copy_from_slice(&e.to_be_bytes());

@@ -1,5 +1,6 @@
-//! The disk writer: our ext builder (`extfs`) into a sparse raw file, then
-//! our VHD writer (`vhd`) streams its data ranges into the chosen profile.
+//! The disk writer: our ext builder (`extfs`) writes straight into the
+//! chosen output, a sparse raw file or a VHD (no raw temp file: its bytes
+//! would be written, read back and written again).
 
 use std::path::Path;
 
@@ -66,19 +67,12 @@ impl DiskWriter for ExtDisk {
 
     fn write_disk(&self, tree: &Tree, spec: &Spec, out: &Path) -> Result<(), String> {
         let o = self.options(spec)?;
-        let dir = out.parent().ok_or("disk path has no parent")?;
         if spec.format == DiskOutput::Raw {
             let mut f =
                 std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
             extfs::build::build(tree, &o, &mut f).map_err(|e| e.to_string())?;
             return Ok(());
         }
-        let raw = tempfile::NamedTempFile::new_in(dir).map_err(|e| e.to_string())?;
-        let mut f = raw.as_file().try_clone().map_err(|e| e.to_string())?;
-        extfs::build::build(tree, &o, &mut f).map_err(|e| e.to_string())?;
-        // The disk is bigger than the filesystem (CHS rounding): pad with a hole.
-        f.set_len(spec.disk_size_mib << 20)
-            .map_err(|e| e.to_string())?;
         let profile = match spec.format {
             DiskOutput::VhdTap => vhd::Profile::Tap,
             DiskOutput::VhdQemu => vhd::Profile::Qemu,
@@ -88,9 +82,62 @@ impl DiskWriter for ExtDisk {
         // VHD times count from 2000-01-01; the UUID defaults to one derived
         // from the contents, so the VHD is reproducible too.
         opts.timestamp = Some(u32::try_from((self.epoch - 946_684_800).max(0)).unwrap_or(u32::MAX));
-        let src = fstree::HostFile::new(raw.path(), spec.disk_size_mib << 20);
-        vhd::convert_to_vhd(&src, out, &opts, &mut |_| {}).map_err(|e| e.to_string())?;
+        // Read too: the dynamic writer reads its blocks back for the UUID.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(out)
+            .map_err(|e| format!("{}: {e}", out.display()))?;
+        let disk = spec.disk_size_mib << 20;
+        let mut sink = if profile == vhd::Profile::Fixed {
+            VhdSink::Fixed(
+                vhd::FixedWriter::new(file, out, disk, &opts).map_err(|e| e.to_string())?,
+            )
+        } else {
+            VhdSink::Dynamic(
+                vhd::DynamicWriter::new(file, out, disk, &opts).map_err(|e| e.to_string())?,
+            )
+        };
+        extfs::build::build(tree, &o, &mut sink).map_err(|e| e.to_string())?;
+        match sink {
+            VhdSink::Fixed(w) => w.finish().map(drop),
+            VhdSink::Dynamic(w) => w.finish().map(drop),
+        }
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// A VHD being written, as the ext builder's byte store. The disk is at
+/// least as big as the filesystem (CHS rounding), and a new VHD reads as
+/// zeros, so `set_len` only checks the size.
+#[allow(clippy::large_enum_variant)] // one per build, on the stack
+enum VhdSink {
+    Fixed(vhd::FixedWriter),
+    Dynamic(vhd::DynamicWriter),
+}
+
+impl extfs::sink::BlockSink for VhdSink {
+    fn set_len(&mut self, len: u64) -> std::io::Result<()> {
+        let size = match self {
+            VhdSink::Fixed(w) => w.size(),
+            VhdSink::Dynamic(w) => w.size(),
+        };
+        if len > size {
+            return Err(std::io::Error::other(format!(
+                "a {len}-byte filesystem does not fit a {size}-byte disk"
+            )));
+        }
         Ok(())
+    }
+
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        match self {
+            VhdSink::Fixed(w) => w.write_at(offset, data),
+            VhdSink::Dynamic(w) => w.write_anywhere(offset, data),
+        }
+        .map_err(std::io::Error::other)
     }
 }
 
