@@ -25,8 +25,9 @@ row() {
 }
 
 # duel N NAME OURS_OUT OURS_CMD PEER_OUT PEER_CMD: N interleaved rounds of
-# ours then the peer, each writing a fresh output (the previous one removed
-# and flushed untimed first), then `row NAME best_ours best_peer`. Used where
+# ours then the peer, each writing fresh outputs (the previous ones removed
+# and flushed untimed first; *_OUT are space-separated paths without spaces,
+# files or directories), then `row NAME best_ours best_peer`. Used where
 # both tools write a large file: on this VM, freeing and re-touching page
 # cache memory costs differ from run to run, so timing the two back to back
 # under the same conditions is the fair comparison. Commands are strings
@@ -35,10 +36,12 @@ duel() {
   local n=$1 name=$2 ours_out=$3 ours_cmd=$4 peer_out=$5 peer_cmd=$6
   local bo="" bp="" t
   for _ in $(seq "$n"); do
-    rm -f "$ours_out" "$peer_out"; sync
+    # shellcheck disable=SC2086  # lists of paths
+    rm -rf $ours_out $peer_out; sync
     t=$(best_of 1 eval "$ours_cmd") || return 1
     if [ -z "$bo" ] || [ "$(echo "$t < $bo" | bc -l)" = 1 ]; then bo=$t; fi
-    rm -f "$ours_out" "$peer_out"; sync
+    # shellcheck disable=SC2086
+    rm -rf $ours_out $peer_out; sync
     t=$(best_of 1 eval "$peer_cmd") || return 1
     if [ -z "$bp" ] || [ "$(echo "$t < $bp" | bc -l)" = 1 ]; then bp=$t; fi
   done

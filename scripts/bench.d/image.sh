@@ -3,7 +3,8 @@
 # rootfs + Debian cloud kernel + a few modules -> 256 MiB dynamic VHD) against
 # the equivalent shell pipeline on the same inputs: resize2fs to fill the
 # disk, debugfs -w edits, qemu-img convert -O vpc.
-# Sourced by scripts/bench.sh: uses $MEASURED, $BENCH_DIR, best_of and row.
+# Each run writes fresh outputs (see `duel` in bench-lib.sh).
+# Sourced by scripts/bench.sh: uses $MEASURED, $BENCH_DIR and duel.
 
 bench_image() {
   local repo d rel kernel mods
@@ -59,13 +60,12 @@ cp "$d/core-image-minimal.ext3" "$d/peer.img"
 truncate -s 256M "$d/peer.img"
 resize2fs -f "$d/peer.img" >/dev/null 2>&1
 debugfs -w -f "$d/debugfs.cmds" "$d/peer.img" >/dev/null 2>&1
-rm -f "$d/peer.vhd"
 qemu-img convert -f raw -O vpc -o subformat=dynamic "$d/peer.img" "$d/peer.vhd"
 PEER
 
-  local ours peer
-  ours=$(best_of 3 "$MEASURED" image build "$d/svc.toml" -o "$d/bundle")
-  peer=$(best_of 3 bash "$d/peer.sh")
-  row "image build (OE ext3 -> 256M vhd)" "$ours" "$peer"
+  # shellcheck disable=SC2016  # duel takes command strings
+  duel 5 "image build (OE ext3 -> 256M vhd)" \
+    "$d/bundle" '"$MEASURED" image build "$d/svc.toml" -o "$d/bundle"' \
+    "$d/peer.img $d/peer.vhd" 'bash "$d/peer.sh"'
 }
 bench_image
