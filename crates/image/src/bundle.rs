@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::edit::{self, InitSystem};
 use crate::error::ImageError;
 use crate::initramfs::{self, ModuleFile};
+use crate::input::HostInput;
 use crate::kernel::parse_bzimage;
 use crate::modules::{ModulesDep, modinfo_depends, module_name};
 use crate::spec::{DiskOutput, InitramfsMode, Spec};
@@ -88,6 +89,61 @@ type Hashing = std::thread::JoinHandle<Result<FileRecord, ImageError>>;
 /// A record already computed, as a [`Hashing`].
 fn done(r: FileRecord) -> Hashing {
     std::thread::spawn(move || Ok(r))
+}
+
+/// Hash a host input on another thread.
+fn hash_in_background(input: &HostInput) -> Hashing {
+    let path = input.path.clone();
+    std::thread::spawn(move || sha_file(&path))
+}
+
+/// A file of the bundle besides the disk.
+enum Out {
+    /// Bytes made here.
+    Mem(Arc<Vec<u8>>),
+    /// A copy of an input, whose record is `inputs[.1]`.
+    Copy(HostInput, usize),
+}
+
+impl Out {
+    fn content(&self) -> Content {
+        match self {
+            Out::Mem(b) => Content::new(b.clone()),
+            Out::Copy(i, _) => i.content(),
+        }
+    }
+
+    /// Write it at `path` (named `name` in the bundle) and return its record.
+    fn write(
+        &self,
+        path: &Path,
+        name: &str,
+        inputs: &[FileRecord],
+    ) -> Result<FileRecord, ImageError> {
+        match self {
+            Out::Mem(b) => {
+                std::fs::write(path, b.as_slice()).map_err(ImageError::io(path))?;
+                Ok(sha_bytes(Path::new(name), b))
+            }
+            Out::Copy(input, idx) => {
+                // In the kernel (copy_file_range), not through this process.
+                let n = std::fs::copy(&input.path, path).map_err(ImageError::io(&input.path))?;
+                std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+                    .map_err(ImageError::io(path))?;
+                if n != input.len {
+                    return Err(ImageError::Io {
+                        path: input.path.clone(),
+                        source: std::io::Error::other("changed while the bundle was being built"),
+                    });
+                }
+                // Same bytes as the input: same digest.
+                Ok(FileRecord {
+                    path: name.to_string(),
+                    ..inputs[*idx].clone()
+                })
+            }
+        }
+    }
 }
 
 /// The record of bytes already in memory.
@@ -249,16 +305,13 @@ pub fn build(
 ) -> Result<BundleReport, ImageError> {
     spec.validate()?;
     step("kernel");
-    // Shared by the disk's /boot and the bundle's copy: read once, hashed
-    // once (the copy has the same bytes, so the same digest).
-    let kernel = Arc::new(read_input(&spec.kernel, "kernel")?);
-    let bz = parse_bzimage(&kernel, &spec.kernel)?;
+    // Used in place: streamed into the disk's /boot, copied into the
+    // bundle, hashed once (the copy has the same bytes, so the same digest).
+    let (kernel, head) = HostInput::open(&spec.kernel, "kernel")?;
+    let bz = parse_bzimage(&head, &spec.kernel)?;
     let release = bz.release.clone();
     // Inputs are hashed on other cores while the disk is built.
-    let mut inputs: Vec<Hashing> = vec![{
-        let (path, kernel) = (spec.kernel.clone(), kernel.clone());
-        std::thread::spawn(move || Ok(sha_bytes(&path, &kernel)))
-    }];
+    let mut inputs: Vec<Hashing> = vec![hash_in_background(&kernel)];
 
     step("rootfs");
     let mut tree = load_rootfs(spec, epoch)?;
@@ -288,10 +341,12 @@ pub fn build(
 
     step("initramfs");
     let mut initramfs_modules = Vec::new();
-    let initrd: Option<Arc<Vec<u8>>> = if let Some(p) = &spec.initrd {
-        let data = read_input(p, "initrd")?;
-        inputs.push(done(sha_bytes(p, &data)));
-        Some(Arc::new(data))
+    let mut initrd_input = None;
+    let initrd: Option<Out> = if let Some(p) = &spec.initrd {
+        let (i, _) = HostInput::open(p, "initrd")?;
+        inputs.push(hash_in_background(&i));
+        initrd_input = Some(i.clone());
+        Some(Out::Copy(i, inputs.len() - 1))
     } else {
         let mut loadable = Vec::new();
         if let Some(m) = modules
@@ -382,10 +437,10 @@ pub fn build(
             }
             initramfs_modules = order;
             let mtime = u32::try_from(epoch.max(0)).unwrap_or(u32::MAX);
-            Some(Arc::new(
+            Some(Out::Mem(Arc::new(
                 initramfs::build(&busybox, &release, &files, mtime)
                     .map_err(ImageError::io("initramfs"))?,
-            ))
+            )))
         } else {
             None
         }
@@ -395,8 +450,8 @@ pub fn build(
     edit::install_kernel(
         &mut tree,
         &release,
-        Content::new(kernel.clone()),
-        initrd.clone().map(Content::new),
+        kernel.content(),
+        initrd.as_ref().map(Out::content),
         epoch,
     )?;
     let init_system = edit::console_getty(&mut tree, &spec.console, spec.baud, epoch)?;
@@ -431,11 +486,11 @@ pub fn build(
         .dom0_dir
         .clone()
         .unwrap_or_else(|| format!("/storage/{}", spec.name));
-    let mut files: BTreeMap<String, Arc<Vec<u8>>> = BTreeMap::new();
-    let kernel_name = format!("vmlinuz-{release}");
-    files.insert(kernel_name.clone(), kernel);
-    if let Some(i) = &initrd {
-        files.insert(format!("initrd.img-{release}"), i.clone());
+    let mut files: BTreeMap<String, Out> = BTreeMap::new();
+    files.insert(format!("vmlinuz-{release}"), Out::Copy(kernel.clone(), 0));
+    let has_initrd = initrd.is_some();
+    if let Some(i) = initrd {
+        files.insert(format!("initrd.img-{release}"), i);
     }
     let def = vmdef::VmDef {
         name: spec.name.clone(),
@@ -445,8 +500,8 @@ pub fn build(
         virt_type: spec.virt_type,
         kernel: format!("{dom0}/vmlinuz"),
         kernel_in_disk: "/vmlinuz".into(),
-        initrd: initrd.as_ref().map(|_| format!("{dom0}/initrd.img")),
-        initrd_in_disk: initrd.as_ref().map(|_| "/initrd.img".into()),
+        initrd: has_initrd.then(|| format!("{dom0}/initrd.img")),
+        initrd_in_disk: has_initrd.then(|| "/initrd.img".into()),
         cmdline: spec.cmdline(),
         disk_path: format!("{dom0}/{disk_name}"),
         disk_format: if spec.format == DiskOutput::Raw {
@@ -462,19 +517,19 @@ pub fn build(
     };
     files.insert(
         format!("{}.cfg", spec.name),
-        Arc::new(vmdef::xl::xl_cfg(&def)?.into_bytes()),
+        Out::Mem(Arc::new(vmdef::xl::xl_cfg(&def)?.into_bytes())),
     );
     files.insert(
         format!("{}.xml", spec.name),
-        Arc::new(vmdef::libvirt::domain_xml(&def)?.into_bytes()),
+        Out::Mem(Arc::new(vmdef::libvirt::domain_xml(&def)?.into_bytes())),
     );
     files.insert(
         "openxt-create.sh".into(),
-        Arc::new(vmdef::openxt::xec_script(&def)?.into_bytes()),
+        Out::Mem(Arc::new(vmdef::openxt::xec_script(&def)?.into_bytes())),
     );
     files.insert(
         format!("service-{}.json", def.service_tag),
-        Arc::new(vmdef::openxt::template_json(&def)?.into_bytes()),
+        Out::Mem(Arc::new(vmdef::openxt::template_json(&def)?.into_bytes())),
     );
     let inputs = inputs
         .into_iter()
@@ -488,16 +543,7 @@ pub fn build(
         let disk_sha = scope.spawn(|| sha_file(&disk_path));
         let mut outputs = vec![];
         for (name, data) in &files {
-            let p = tmp.path().join(name);
-            std::fs::write(&p, data.as_slice()).map_err(ImageError::io(&p))?;
-            outputs.push(match &inputs[0] {
-                // The kernel copy: same bytes as the input, same digest.
-                k if *name == kernel_name => FileRecord {
-                    path: name.clone(),
-                    ..k.clone()
-                },
-                _ => sha_bytes(Path::new(name), data),
-            });
+            outputs.push(data.write(&tmp.path().join(name), name, &inputs)?);
         }
         let mut r = disk_sha.join().expect("hashing thread panicked")?;
         r.path = disk_name.clone();
@@ -518,6 +564,13 @@ pub fn build(
     let json = serde_json::to_string_pretty(&report).expect("report serialises") + "\n";
     let bj = tmp.path().join("bundle.json");
     std::fs::write(&bj, json).map_err(ImageError::io(&bj))?;
+
+    // What was hashed, copied and put on the disk came from these files:
+    // they must still be the ones opened.
+    kernel.check_unchanged()?;
+    if let Some(i) = &initrd_input {
+        i.check_unchanged()?;
+    }
 
     step("rename");
     if out.exists() {

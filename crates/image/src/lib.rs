@@ -13,6 +13,7 @@ pub mod elf;
 pub mod error;
 pub mod hostdir;
 pub mod initramfs;
+pub mod input;
 pub mod kernel;
 pub mod modules;
 pub mod spec;
