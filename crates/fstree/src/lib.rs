@@ -271,6 +271,44 @@ impl Tree {
         Ok(id)
     }
 
+    /// Copy the subtree of `other` rooted at directory `from` to `at` in
+    /// this tree (created with `from`'s metadata if missing; entries already
+    /// there are replaced). Hard links inside the subtree stay hard links;
+    /// contents are shared, not copied.
+    pub fn graft(&mut self, at: &NamePath, other: &Tree, from: InodeId) -> Result<(), PathError> {
+        let top = self.mkdir_p(at, &other.inode(from).meta)?;
+        let mut copied: std::collections::HashMap<InodeId, InodeId> = Default::default();
+        let mut stack = vec![(from, top)];
+        while let Some((src_dir, dst_dir)) = stack.pop() {
+            let Some(entries) = other.entries(src_dir) else {
+                continue;
+            };
+            for (name, &child) in entries {
+                if let Some(&id) = copied.get(&child) {
+                    self.link(dst_dir, name, id)?;
+                    continue;
+                }
+                let src = other.inode(child);
+                let kind = match &src.kind {
+                    Kind::Dir(_) => Kind::Dir(BTreeMap::new()),
+                    k => k.clone(),
+                };
+                let id = self.add(Inode {
+                    kind,
+                    meta: src.meta.clone(),
+                    xattrs: src.xattrs.clone(),
+                });
+                self.unlink(dst_dir, name);
+                self.link(dst_dir, name, id)?;
+                copied.insert(child, id);
+                if src.kind.is_dir() {
+                    stack.push((child, id));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Every linked inode once, depth first in name order, with the path it
     /// was first reached by. The root comes first with the empty path.
     pub fn walk(&self) -> Vec<(NamePath, InodeId)> {

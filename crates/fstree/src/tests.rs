@@ -87,3 +87,32 @@ fn host_file_finds_its_holes() {
     assert_eq!(&buf, b"tail");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn graft_copies_a_subtree_keeping_hard_links_and_replacing_entries() {
+    let mut src = Tree::new(meta(0o755));
+    let d = NamePath::parse("/lib/modules/6.1").unwrap();
+    src.mkdir_p(&d.join(b"kernel"), &meta(0o755)).unwrap();
+    let a = src.put(&d.join(b"kernel").join(b"a.ko"), file(b"A")).unwrap();
+    let kdir = src.lookup(&d.join(b"kernel")).unwrap();
+    src.link(kdir, b"a-link.ko", a).unwrap();
+    src.put(&d.join(b"modules.dep"), file(b"new dep")).unwrap();
+
+    let mut dst = Tree::new(meta(0o755));
+    let at = NamePath::parse("/usr/lib/modules/6.1").unwrap();
+    dst.mkdir_p(&at, &meta(0o700)).unwrap();
+    dst.put(&at.join(b"modules.dep"), file(b"old")).unwrap();
+    dst.graft(&at, &src, src.lookup(&d).unwrap()).unwrap();
+
+    let k = at.join(b"kernel");
+    let (x, y) = (
+        dst.lookup(&k.join(b"a.ko")).unwrap(),
+        dst.lookup(&k.join(b"a-link.ko")).unwrap(),
+    );
+    assert_eq!(x, y, "a hard link stays one inode");
+    let Kind::File(c) = &dst.inode(dst.lookup(&at.join(b"modules.dep")).unwrap()).kind else {
+        panic!("modules.dep is a file");
+    };
+    assert_eq!(c.read_all().unwrap(), b"new dep");
+    assert_eq!(dst.link_counts()[x.0 as usize], 2);
+}

@@ -217,12 +217,14 @@ struct Modules {
     generated: bool,
 }
 
-fn load_modules(
+/// Put a `lib/modules/<release>` directory of the host at `at`.
+fn load_modules_dir(
     tree: &mut Tree,
     dir: &Path,
     release: &str,
+    at: &NamePath,
     epoch: i64,
-) -> Result<Modules, ImageError> {
+) -> Result<(), ImageError> {
     // A link such as `modules/current -> 6.1.0-56-cloud-amd64` names the
     // release through its target.
     let real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
@@ -233,23 +235,83 @@ fn load_modules(
             msg: format!("modules directory is not named after the kernel release {release}"),
         });
     }
-    let at = NamePath::parse(format!("/lib/modules/{release}")).expect("valid");
-    hostdir::load_into(tree, dir, &at, epoch)?;
-    let builtin = std::fs::read_to_string(dir.join("modules.builtin"))
+    hostdir::load_into(tree, dir, at, epoch)
+}
+
+/// Put the modules of a tarball (any compression the rootfs loader reads)
+/// at `at`: its `lib/modules/<release>`, `usr/lib/modules/<release>` or
+/// `<release>` directory, as a kernel build's `modules_install` or a
+/// distribution package lays them out. Owners and times are set as for a
+/// directory (root, `epoch`), so either form of the same modules gives the
+/// same disk.
+fn load_modules_tar(
+    tree: &mut Tree,
+    tar: &Path,
+    release: &str,
+    at: &NamePath,
+    epoch: i64,
+) -> Result<(), ImageError> {
+    let err = |msg: String| ImageError::Modules {
+        path: tar.to_path_buf(),
+        msg,
+    };
+    let mut sub = rootfs::load_tar(tar).map_err(|e| err(e.to_string()))?;
+    for (_, id) in sub.walk() {
+        let ino = sub.inode_mut(id);
+        ino.meta = hostdir::meta(ino.meta.perm, epoch);
+    }
+    let candidates = [
+        format!("/lib/modules/{release}"),
+        format!("/usr/lib/modules/{release}"),
+        format!("/{release}"),
+    ];
+    let from = candidates
+        .iter()
+        .filter_map(|c| sub.lookup(&NamePath::parse(c).ok()?))
+        .find(|&id| sub.inode(id).kind.is_dir())
+        .ok_or_else(|| {
+            err(format!(
+                "no modules for kernel {release}: expected a directory lib/modules/{release}, usr/lib/modules/{release} or {release} in the tarball"
+            ))
+        })?;
+    tree.graft(at, &sub, from)?;
+    Ok(())
+}
+
+/// Read (or derive) `modules.dep` and `modules.builtin` of the modules now
+/// at `at`; `src` names the input in errors.
+fn index_modules(
+    tree: &mut Tree,
+    src: &Path,
+    release: &str,
+    at: &NamePath,
+    epoch: i64,
+) -> Result<Modules, ImageError> {
+    let read = |tree: &Tree, name: &str| -> Result<Option<String>, ImageError> {
+        let Some(id) = tree.lookup(&at.join(name.as_bytes())) else {
+            return Ok(None);
+        };
+        let Kind::File(c) = &tree.inode(id).kind else {
+            return Ok(None);
+        };
+        let label = src.join(name);
+        let data = c.read_all().map_err(ImageError::io(&label))?;
+        Ok(Some(String::from_utf8_lossy(&data).into_owned()))
+    };
+    let builtin = read(tree, "modules.builtin")?
         .map(|t| t.lines().map(module_name).collect())
         .unwrap_or_default();
-    let dep_file = dir.join("modules.dep");
-    if dep_file.exists() {
-        let text = std::fs::read_to_string(&dep_file).map_err(ImageError::io(&dep_file))?;
+    if let Some(text) = read(tree, "modules.dep")? {
         return Ok(Modules {
-            dep: ModulesDep::parse(&text, &dep_file)?,
+            dep: ModulesDep::parse(&text, &src.join("modules.dep"))?,
             builtin,
             generated: false,
         });
     }
+    let dir = src;
     // Debian leaves modules.dep to depmod at install time: derive it.
     let mut dep = ModulesDep::default();
-    let mod_root = tree.lookup(&at).expect("just loaded");
+    let mod_root = tree.lookup(at).expect("just loaded");
     let mut stack = vec![(mod_root, String::new())];
     while let Some((id, rel)) = stack.pop() {
         let Some(entries) = tree.entries(id) else {
@@ -322,19 +384,25 @@ pub fn build(
 
     step("modules");
     let modules = match &spec.modules {
-        Some(dir) => {
-            if !dir.is_dir() {
+        Some(src) => {
+            let at = NamePath::parse(format!("/lib/modules/{release}"))?;
+            if src.is_dir() {
+                load_modules_dir(&mut tree, src, &release, &at, epoch)?;
+                let mut sub = Tree::new(hostdir::meta(0o755, epoch));
+                hostdir::load_into(&mut sub, src, &NamePath::root(), epoch)?;
+                let label = src.clone();
+                inputs.push(std::thread::spawn(move || sha_tree(&sub, &label)));
+            } else if src.is_file() {
+                load_modules_tar(&mut tree, src, &release, &at, epoch)?;
+                let label = src.clone();
+                inputs.push(std::thread::spawn(move || sha_file(&label)));
+            } else {
                 return Err(ImageError::Modules {
-                    path: dir.clone(),
-                    msg: "modules directory not found".into(),
+                    path: src.clone(),
+                    msg: "modules directory or tarball not found".into(),
                 });
             }
-            let m = load_modules(&mut tree, dir, &release, epoch)?;
-            let mut sub = Tree::new(hostdir::meta(0o755, epoch));
-            hostdir::load_into(&mut sub, dir, &NamePath::root(), epoch)?;
-            let label = dir.clone();
-            inputs.push(std::thread::spawn(move || sha_tree(&sub, &label)));
-            Some(m)
+            Some(index_modules(&mut tree, src, &release, &at, epoch)?)
         }
         None => None,
     };

@@ -283,3 +283,100 @@ fn bad_inputs_fail_with_clear_errors_and_write_nothing() {
         "memroy",
     );
 }
+
+/// The modules as a compressed tarball (`tar` lays them out as a kernel
+/// build's `modules_install` does) install exactly like the directory.
+#[test]
+fn modules_tarball_installs_like_the_modules_directory() {
+    let (_, release) = kernel();
+    let t = tempfile::tempdir().unwrap();
+    let spec = oe_spec(t.path(), "raw");
+    let stage = t.path().join("stage");
+    let mods = t.path().join(&release);
+    std::fs::create_dir_all(stage.join("lib/modules")).unwrap();
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(&mods)
+        .arg(stage.join("lib/modules"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let tarball = t.path().join("modules.tar.xz");
+    let st = Command::new("tar")
+        .arg("-cJf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&stage)
+        .arg("lib")
+        .status()
+        .expect("tar");
+    assert!(st.success());
+
+    let from_dir = t.path().join("from-dir");
+    let r = build(&spec, &from_dir);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let body = std::fs::read_to_string(&spec).unwrap();
+    let tar_spec = write_spec(
+        t.path(),
+        &body.replace(&format!("{mods:?}"), &format!("{tarball:?}")),
+    );
+    assert!(
+        std::fs::read_to_string(&tar_spec)
+            .unwrap()
+            .contains("modules.tar.xz")
+    );
+    let from_tar = t.path().join("from-tar");
+    let r = build(&tar_spec, &from_tar);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+
+    let listing = |out: &Path| {
+        let raw = out.join("oe.img");
+        let mut seen = Vec::new();
+        for d in ["", "/kernel/drivers/block", "/kernel/drivers/virtio"] {
+            seen.push(debugfs(&raw, &format!("ls -l /lib/modules/{release}{d}")));
+        }
+        seen.push(debugfs(
+            &raw,
+            &format!("cat /lib/modules/{release}/modules.dep"),
+        ));
+        seen
+    };
+    let (a, b) = (listing(&from_dir), listing(&from_tar));
+    assert!(a[1].contains("virtio_blk.ko"), "{}", a[1]);
+    assert_eq!(a, b);
+    let modules_of = |out: &Path| {
+        let j: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("bundle.json")).unwrap()).unwrap();
+        j["initramfs_modules"].clone()
+    };
+    assert_eq!(modules_of(&from_dir), modules_of(&from_tar));
+    assert!(
+        modules_of(&from_tar).to_string().contains("virtio_blk.ko"),
+        "the initramfs loads virtio_blk from the tarball's modules"
+    );
+
+    // A tarball without the release's directory names the layouts it wants.
+    let wrong = t.path().join("wrong.tar");
+    let st = Command::new("tar")
+        .arg("-cf")
+        .arg(&wrong)
+        .arg("-C")
+        .arg(t.path())
+        .arg("stage/lib")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let bad_spec = write_spec(
+        t.path(),
+        &body.replace(&format!("{mods:?}"), &format!("{wrong:?}")),
+    );
+    let bad_out = t.path().join("bad");
+    let r = build(&bad_spec, &bad_out);
+    assert_eq!(r.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        e.contains("wrong.tar") && e.contains(&format!("lib/modules/{release}")),
+        "{e}"
+    );
+    assert!(!bad_out.exists());
+}
