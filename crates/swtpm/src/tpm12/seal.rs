@@ -185,3 +185,60 @@ impl Swtpm12 {
         Ok(secret)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info() -> PcrInfoLong {
+        PcrInfoLong {
+            locality_at_creation: 0x01,
+            locality_at_release: 0x1F,
+            creation_pcrs: vec![17],
+            release_pcrs: vec![17, 18, 23],
+            digest_at_creation: [1; 20],
+            digest_at_release: [2; 20],
+        }
+    }
+
+    #[test]
+    fn pcr_info_long_round_trips_through_its_wire_form() {
+        let b = info().to_bytes().unwrap();
+        assert_eq!(b.len(), 2 + 2 + 5 + 5 + 40);
+        assert_eq!(&b[9..14], &[0, 3, 0, 0, 0x86]);
+        assert_eq!(PcrInfoLong::parse(&b).unwrap(), info());
+    }
+
+    #[test]
+    fn truncated_or_mistagged_tpm_answers_are_errors_naming_the_field() {
+        let b = info().to_bytes().unwrap();
+        for n in 0..b.len() {
+            assert!(PcrInfoLong::parse(&b[..n]).is_err(), "{n} bytes");
+        }
+        let mut long = b.clone();
+        long.push(0);
+        assert!(
+            PcrInfoLong::parse(&long)
+                .unwrap_err()
+                .to_string()
+                .contains("trailing")
+        );
+        let mut stored = vec![0x00, 0x16, 0x00, 0x00];
+        stored.extend_from_slice(&(b.len() as u32).to_be_bytes());
+        stored.extend_from_slice(&b);
+        stored.extend_from_slice(&[0, 0, 0, 9, 1, 2]);
+        let e = SealedData::read(&mut Reader::new("TPM_Seal", &stored)).unwrap_err();
+        assert!(e.to_string().contains("encData"), "{e}");
+        stored[1] = 0x15;
+        let e = SealedData::read(&mut Reader::new("TPM_Seal", &stored)).unwrap_err();
+        assert!(e.to_string().contains("TPM_TAG_STORED_DATA12"), "{e}");
+        // A huge size field is an error, not an allocation.
+        let e = Reader::new("x", &[0xFF, 0xFF, 0xFF, 0xFF]).sized("secret");
+        assert!(e.is_err());
+        assert!(info_with_pcr(24).to_bytes().is_err());
+    }
+
+    fn info_with_pcr(p: u32) -> PcrInfoLong {
+        PcrInfoLong::release(&[p], 1, [0; 20])
+    }
+}
