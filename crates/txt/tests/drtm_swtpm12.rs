@@ -133,6 +133,9 @@ fn secret_sealed_on_tpm12_to_predicted_pcr17_and_18_unseals_only_after_the_launc
     );
     launch(&tpm, &p);
     assert_eq!(tpm.unseal(&sealed, &data_auth).unwrap(), b"volume key");
+    // Sealing now, the TPM's own composite of the real PCR17+18 is our digestAtRelease.
+    let again = tpm.seal(&info, &data_auth, b"x").unwrap();
+    assert_eq!(again.seal_info.digest_at_creation, release);
     // Released to locality 0 only.
     tpm.set_locality(2).unwrap();
     assert_eq!(
