@@ -4,6 +4,11 @@
 //! tpm2-tools reach the same TPM through [`Swtpm::tcti`].
 //!
 //! TPM command structures are big-endian (TPM 2.0 Part 1 §18).
+//!
+//! [`tpm12::Swtpm12`] is the same for a TPM 1.2 (swtpm without `--tpm2`), with an owner
+//! and SRK, raw `TPM_Extend`/`TPM_PcrRead` and `TPM_Seal`/`TPM_Unseal` to PCR values.
+
+pub mod tpm12;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -33,6 +38,17 @@ pub enum SimError {
         /// Response code.
         rc: u32,
     },
+    /// A TPM 1.2 command failed; `rc` is a `TPM_RESULT` (Part 2 §16), named in the message.
+    #[error("TPM 1.2 {} failed with {} (0x{rc:x})", tpm12::ordinal_name(*ordinal), tpm12::rc_name(*rc))]
+    Tpm12 {
+        /// `TPM_COMMAND_CODE`.
+        ordinal: u32,
+        /// `TPM_RESULT`.
+        rc: u32,
+    },
+    /// The request cannot be expressed (a PCR index out of range, a field too long).
+    #[error("bad TPM request: {0}")]
+    Request(String),
     /// The TPM's answer is not what the command returns.
     #[error("malformed TPM response: {0}")]
     Response(String),
@@ -72,14 +88,29 @@ const TPM_RS_PW: u32 = 0x4000_0009;
 impl Swtpm {
     /// Start a TPM 2.0 that has run `TPM2_Startup(CLEAR)` and allows locality changes.
     pub fn start() -> Result<Swtpm, SimError> {
+        Swtpm::spawn(
+            tempfile::tempdir()?,
+            &["--tpm2"],
+            "not-need-init,startup-clear",
+        )
+    }
+
+    /// Start `swtpm socket` on the state in `dir` with the family switch `mode` (`--tpm2`
+    /// or nothing for TPM 1.2) and `--flags`, letting the control channel set the locality.
+    pub(crate) fn spawn(
+        dir: tempfile::TempDir,
+        mode: &[&str],
+        flags: &str,
+    ) -> Result<Swtpm, SimError> {
         let mut last = String::new();
         // Ports are picked free and then handed over, so another process may take one in
         // between; a few attempts make that race harmless.
         for _ in 0..5 {
-            let dir = tempfile::tempdir()?;
             let (port, ctrl) = free_ports()?;
-            let child = Command::new("swtpm")
-                .args(["socket", "--tpm2", "--tpmstate"])
+            let mut child = Command::new("swtpm")
+                .arg("socket")
+                .args(mode)
+                .arg("--tpmstate")
                 .arg(format!("dir={}", dir.path().display()))
                 .args([
                     "--server",
@@ -89,7 +120,7 @@ impl Swtpm {
                     "--ctrl",
                     &format!("type=tcp,port={ctrl},bindaddr=127.0.0.1"),
                 ])
-                .args(["--flags", "not-need-init,startup-clear"])
+                .args(["--flags", flags])
                 .args(["--locality", "allow-set-locality"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
@@ -98,25 +129,31 @@ impl Swtpm {
                     tool: "swtpm",
                     detail: e.to_string(),
                 })?;
-            let mut sim = Swtpm {
-                child,
-                _dir: dir,
-                port,
-                ctrl,
-            };
             let deadline = Instant::now() + Duration::from_secs(10);
+            let mut up = false;
             while Instant::now() < deadline {
-                if let Ok(Some(st)) = sim.child.try_wait() {
+                if let Ok(Some(st)) = child.try_wait() {
                     last = format!("exited with {st}");
                     break;
                 }
                 if TcpStream::connect(("127.0.0.1", port)).is_ok()
                     && TcpStream::connect(("127.0.0.1", ctrl)).is_ok()
                 {
-                    return Ok(sim);
+                    up = true;
+                    break;
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
+            if up {
+                return Ok(Swtpm {
+                    child,
+                    _dir: dir,
+                    port,
+                    ctrl,
+                });
+            }
+            let _ = child.kill();
+            let _ = child.wait();
         }
         Err(SimError::Tool {
             tool: "swtpm",
@@ -171,9 +208,21 @@ impl Swtpm {
 
     /// Send one raw command and return the response parameters after the 10-byte header.
     pub fn command(&self, raw: &[u8]) -> Result<Vec<u8>, SimError> {
-        let code = u32::from_be_bytes(raw[6..10].try_into().expect("4 bytes"));
+        let (rc, body) = self.transact(raw)?;
+        if rc != 0 {
+            let command = raw
+                .get(6..10)
+                .map_or(0, |c| u32::from_be_bytes(c.try_into().expect("4 bytes")));
+            return Err(SimError::Tpm { command, rc });
+        }
+        Ok(body)
+    }
+
+    /// Send one raw command (TPM 1.2 and 2.0 share the header: tag u16, size u32,
+    /// code u32, big-endian) and return the response code and what follows the header.
+    pub(crate) fn transact(&self, raw: &[u8]) -> Result<(u32, Vec<u8>), SimError> {
         let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
-        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
         s.write_all(raw)?;
         let mut head = [0u8; 10];
         s.read_exact(&mut head)?;
@@ -184,10 +233,7 @@ impl Swtpm {
         }
         let mut body = vec![0u8; size - 10];
         s.read_exact(&mut body)?;
-        if rc != 0 {
-            return Err(SimError::Tpm { command: code, rc });
-        }
-        Ok(body)
+        Ok((rc, body))
     }
 
     /// `TPM2_PCR_Extend(pcr, digests)` with an empty password session, at the current

@@ -3,8 +3,10 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use txt::{ModuleData, ModuleInput};
 
 /// `shared/testdata` beside the repository (CI), else `/work/shared/testdata`.
 pub fn testdata() -> PathBuf {
@@ -68,4 +70,30 @@ pub fn base64(s: &str) -> Vec<u8> {
 /// Hex bytes separated by spaces, as tboot's tools print them.
 pub fn spaced_hex(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().concat()
+}
+
+/// Debian's tboot (package tboot).
+pub fn tboot_gz() -> Vec<u8> {
+    std::fs::read("/boot/tboot.gz").expect("package tboot provides /boot/tboot.gz")
+}
+
+/// The kernel/initrd-like module pair the swtpm launch tests boot: a kernel file
+/// written to `dir` with a command line, then an initrd from memory.
+pub fn launch_modules(dir: &Path) -> Vec<ModuleInput> {
+    let kernel = dir.join("vmlinuz");
+    std::fs::write(&kernel, b"kernel image bytes ".repeat(5000)).unwrap();
+    vec![
+        ModuleInput {
+            name: "vmlinuz".into(),
+            cmdline: "console=hvc0 root=/dev/xvda1".into(),
+            data: ModuleData::Path(kernel),
+            decompress: true,
+        },
+        ModuleInput {
+            name: "initrd".into(),
+            cmdline: String::new(),
+            data: ModuleData::Bytes(b"initrd".repeat(1000)),
+            decompress: true,
+        },
+    ]
 }

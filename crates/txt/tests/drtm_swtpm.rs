@@ -3,6 +3,8 @@
 //! SINIT's extends at locality 3, tboot's at locality 2), read PCR17-19 in
 //! every bank, and unseal a secret sealed beforehand to the predicted PCRs.
 
+mod common;
+
 use std::path::Path;
 
 use tcg::HashAlg;
@@ -11,7 +13,7 @@ use tcg::values::PcrValues;
 use tpm_sim::Swtpm;
 use txt::sinit::evtype;
 use txt::synth::{AcmSpec, build_acm};
-use txt::{ExtPolicy, LaunchInputs, ModuleData, ModuleInput, PolicySource, Prediction, Profile};
+use txt::{ExtPolicy, LaunchInputs, PolicySource, Prediction, Profile};
 
 fn tpm_banks(tpm: &Swtpm) -> Vec<HashAlg> {
     HashAlg::ALL
@@ -33,28 +35,13 @@ fn inputs(banks: &[HashAlg], extpol: ExtPolicy, dir: &Path) -> LaunchInputs {
             .sinit_pubkey_digests
             .insert(b, hex::encode(b.digest(b"system A SINIT key")));
     }
-    let kernel = dir.join("vmlinuz");
-    std::fs::write(&kernel, b"kernel image bytes ".repeat(5000)).unwrap();
     LaunchInputs {
         profile,
         acm: build_acm(&AcmSpec::default()),
-        tboot: std::fs::read("/boot/tboot.gz").expect("package tboot provides /boot/tboot.gz"),
+        tboot: common::tboot_gz(),
         tboot_cmdline: "logging=memory extpol=embedded".into(),
         policy: PolicySource::Default,
-        modules: vec![
-            ModuleInput {
-                name: "vmlinuz".into(),
-                cmdline: "console=hvc0 root=/dev/xvda1".into(),
-                data: ModuleData::Path(kernel),
-                decompress: true,
-            },
-            ModuleInput {
-                name: "initrd".into(),
-                cmdline: String::new(),
-                data: ModuleData::Bytes(b"initrd".repeat(1000)),
-                decompress: true,
-            },
-        ],
+        modules: common::launch_modules(dir),
     }
 }
 
