@@ -1,6 +1,7 @@
 //! Acceptance 2 and 4: an OE core-image-minimal-shaped ext3 (made by
 //! `mke2fs -d`) through `measured image build`, checked with e2fsprogs;
-//! byte-identical rebuilds; clear errors with nothing written.
+//! byte-identical rebuilds; clear errors with nothing written; modules from
+//! a tarball; progress on a terminal (acceptance 5).
 
 mod image_common;
 
@@ -379,4 +380,40 @@ fn modules_tarball_installs_like_the_modules_directory() {
         "{e}"
     );
     assert!(!bad_out.exists());
+}
+
+/// Acceptance 5: on a terminal (a pty from util-linux `script`) the build
+/// shows its steps as a progress bar; piped, stderr stays empty.
+#[test]
+fn progress_shows_on_a_terminal_and_not_when_piped() {
+    let t = tempfile::tempdir().unwrap();
+    let spec = oe_spec(t.path(), "vhd-tap");
+    let out = t.path().join("tty");
+    let cmd = format!(
+        "{} image build {} -o {}",
+        env!("CARGO_BIN_EXE_measured"),
+        spec.display(),
+        out.display()
+    );
+    let r = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .expect("script (util-linux) is installed");
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stdout));
+    let tty = String::from_utf8_lossy(&r.stdout);
+    for step in ["kernel", "rootfs", "disk", "/9"] {
+        assert!(
+            tty.contains(step),
+            "no {step:?} in the terminal output: {tty}"
+        );
+    }
+    assert!(tty.contains("\u{1b}[2K"), "the bar redraws in place: {tty}");
+
+    let piped = build(&spec, &t.path().join("piped"));
+    assert!(piped.status.success());
+    assert!(
+        piped.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
 }
