@@ -188,6 +188,20 @@ pub fn min_size(tree: &Tree, opts: &BuildOptions) -> Result<u64, BuildError> {
     Ok(min_blocks(tree, opts)? * u64::from(opts.block_size))
 }
 
+/// Whether `tree` fits a filesystem of exactly `opts.size` bytes (one
+/// layout plan; [`min_size`] searches over many).
+pub fn fits(tree: &Tree, opts: &BuildOptions) -> Result<bool, BuildError> {
+    check_options(opts)?;
+    let Size::Bytes(b) = opts.size else {
+        return Ok(true); // `Fit` sizes itself to the tree
+    };
+    match plan::Plan::make(tree, opts, b / u64::from(opts.block_size)) {
+        Ok(_) => Ok(true),
+        Err(BuildError::NoSpace { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 fn check_options(opts: &BuildOptions) -> Result<(), BuildError> {
     if opts.block_size != 1024 && opts.block_size != 4096 {
         return Err(BuildError::Option(format!(

@@ -49,6 +49,10 @@ impl ExtDisk {
 impl DiskWriter for ExtDisk {
     fn check_fits(&self, tree: &Tree, spec: &Spec) -> Result<(), String> {
         let o = self.options(spec)?;
+        if extfs::build::fits(tree, &o).map_err(|e| e.to_string())? {
+            return Ok(());
+        }
+        // Only to say how much is missing: a search over many layouts.
         let need = extfs::build::min_size(tree, &o).map_err(|e| e.to_string())?;
         let Size::Bytes(have) = o.size else {
             unreachable!("options() sets an exact size")
