@@ -16,6 +16,7 @@ pub mod predict;
 pub mod profile;
 pub mod sinit;
 pub mod synth;
+pub mod txtlog;
 pub mod version;
 mod view;
 
