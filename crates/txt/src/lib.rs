@@ -7,6 +7,8 @@
 
 pub mod acm;
 pub mod agile;
+pub mod capture;
+pub mod diff;
 pub mod error;
 pub mod hexser;
 pub mod mle;

@@ -196,12 +196,11 @@ pub enum DemoPlatform {
 /// for round-trip tests (capture → predict) and fuzz seeds.
 pub fn demo_launch(platform: DemoPlatform) -> crate::LaunchInputs {
     use crate::profile::{ExtPolicy, PcrMapping, Profile, TpmFamily};
-    use crate::{ModuleData, ModuleInput, PolicySource, TbootVersion};
+    use crate::{ModuleData, ModuleInput, PolicySource};
     use tcg::HashAlg;
 
     let banks = vec![HashAlg::Sha1, HashAlg::Sha256];
     let mut p = Profile::tpm2(banks.clone());
-    p.tboot_version = Some(TbootVersion::new(1, 10, 5));
     p.scrtm_status = 1;
     p.lcp_policy_control = 0x4;
     p.lcp_details = b"\x01details".to_vec();

@@ -108,7 +108,7 @@ pub fn parse_legacy_files(files: &[(Vec<u8>, Option<HashAlg>)]) -> Result<TxtLog
 
 /// Merge per-bank logs into one event list: events with the same PCR, type
 /// and data, in the same relative order, are one measurement.
-pub(crate) fn merge_logs(logs: Vec<TxtLog>) -> Result<TxtLog> {
+pub fn merge_logs(logs: Vec<TxtLog>) -> Result<TxtLog> {
     let mut it = logs.into_iter();
     let Some(mut acc) = it.next() else {
         return Err(Error::Invalid {
