@@ -16,6 +16,7 @@ pub mod module;
 pub mod policy;
 pub mod predict;
 pub mod profile;
+pub mod quote;
 pub mod sinit;
 pub mod synth;
 pub mod txtlog;
