@@ -267,3 +267,39 @@ fn diff_names_exactly_the_event_a_changed_profile_field_changes() {
     );
     assert!(!rows.is_empty());
 }
+
+#[test]
+fn txt_stat_fills_only_what_the_log_lacks() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/txt_stat/tpm12_v8.txt"),
+    )
+    .unwrap();
+    let pred = txt::predict(&demo_launch(DemoPlatform::Tpm12Legacy)).unwrap();
+    // Without COMBINED_HASH the log has no SinitMleData values.
+    let events: Vec<Event> = pred
+        .events
+        .iter()
+        .filter(|e| e.event_type != evtype::COMBINED_HASH)
+        .cloned()
+        .collect();
+    let log = txtlog::parse(&txtlog::write_container(&events).unwrap(), None).unwrap();
+    let mut c = capture_log(&log).unwrap();
+    assert_eq!(c.profile.bios_acm_id, None);
+    txt::capture::apply_txt_stat(&mut c, &text).unwrap();
+    assert_eq!(
+        c.profile.bios_acm_id,
+        Some(hex::decode("80000000201010220000b001ffffffffffffffff").unwrap())
+    );
+    assert_eq!(c.profile.scrtm_status, 1);
+    assert_eq!(c.profile.stm_hash, Some(vec![0; 20]));
+    assert!(c.from_txt_stat.contains("bios_acm_id"));
+    // With COMBINED_HASH, the log's values win over txt-stat's.
+    let log = txtlog::parse(&txtlog::write_container(&pred.events).unwrap(), None).unwrap();
+    let mut c = capture_log(&log).unwrap();
+    txt::capture::apply_txt_stat(&mut c, &text).unwrap();
+    assert_eq!(c.profile.lcp_policy_control, 4);
+    assert_eq!(c.profile.stm_hash, Some(vec![0x5a; 20]));
+    assert!(!c.from_txt_stat.contains("stm_hash"));
+    // Output without the section is an error, not an empty capture.
+    assert!(txt::capture::apply_txt_stat(&mut c, "TXT.STS: 0x1\n").is_err());
+}
