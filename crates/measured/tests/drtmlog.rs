@@ -371,3 +371,35 @@ fn hostile_logs_exit_2_naming_file_and_field() {
         "{err}"
     );
 }
+
+#[test]
+fn replay_of_a_predicted_agile_log_equals_tpm2_eventlog() {
+    let s = Setup::new(false);
+    let log = s.p("drtm.log");
+    s.predict("profile.toml", "console=hvc0", &["--log-out", &log]);
+    let v = ok(&measured(&["--json", "drtm", "replay", &log]));
+    let out = Command::new("tpm2_eventlog")
+        .arg(&log)
+        .output()
+        .expect("tpm2_eventlog (tpm2-tools) must be installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let pcrs = &text[text.find("\npcrs:\n").expect("tpm2_eventlog pcrs section")..];
+    let theirs = tcg::PcrValues::from_pcrread_yaml(pcrs, "tpm2_eventlog").unwrap();
+    let mut compared = 0;
+    for (alg, values) in &theirs.map {
+        for (pcr, val) in values {
+            assert_eq!(
+                v["pcrs"][pcr.to_string()][alg.name()].as_str().unwrap(),
+                hex::encode(val),
+                "PCR{pcr} {alg}"
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 4, "PCR17 and 18 in sha1 and sha256");
+}
