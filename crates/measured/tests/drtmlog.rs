@@ -403,3 +403,88 @@ fn replay_of_a_predicted_agile_log_equals_tpm2_eventlog() {
     }
     assert_eq!(compared, 4, "PCR17 and 18 in sha1 and sha256");
 }
+
+#[test]
+fn capture_reads_the_log_from_sysfs_and_values_from_txt_stat() {
+    let s = Setup::new(true);
+    let sysfs = s.dir.join("securityfs-txt");
+    std::fs::create_dir(&sysfs).unwrap();
+    let log = sysfs.join("log");
+    s.predict(
+        "profile.toml",
+        "console=hvc0",
+        &[
+            "--log-out",
+            log.to_str().unwrap(),
+            "--log-format",
+            "container",
+        ],
+    );
+    let txt_stat =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../txt/fuzz/corpus/txt_stat/tpm12_v8.txt");
+    let out = measured(&[
+        "--json",
+        "drtm",
+        "capture",
+        "--sysfs",
+        sysfs.to_str().unwrap(),
+        "--txt-stat",
+        txt_stat.to_str().unwrap(),
+        "-o",
+        &s.p("captured.json"),
+    ]);
+    let v = ok(&out);
+    // The container's COMBINED_HASH gave the SinitMleData values; txt-stat
+    // had nothing left to add but the `version`/`edx` the log also gave.
+    assert!(
+        v["from_log"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "bios_acm_id")
+    );
+    let p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.dir.join("captured.json")).unwrap())
+            .unwrap();
+    assert_eq!(p["tpm"], "1.2");
+    assert_eq!(p["log_format"], "container");
+    assert_eq!(p["bios_acm_id"], "80000000201010220000b001ffffffffffffffff");
+    assert_eq!(p["lcp_policy_control"], 4);
+    // No log and no sysfs directory: bad usage, exit 2.
+    let out = measured(&["drtm", "capture", "-o", &s.p("x.toml")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!s.dir.join("x.toml").exists());
+}
+
+#[test]
+fn replay_merges_per_algorithm_legacy_log_files() {
+    let s = Setup::new(false);
+    let pred = s.predict("profile.toml", "console=hvc0", &[]);
+    // Split a legacy element file into its per-algorithm logs.
+    let el = s.p("element.bin");
+    s.predict(
+        "profile.toml",
+        "console=hvc0",
+        &["--log-out", &el, "--log-format", "legacy"],
+    );
+    let b = std::fs::read(&el).unwrap();
+    let count = u32::from_le_bytes(b[0..4].try_into().unwrap()) as usize;
+    assert_eq!(count, 2);
+    let mut files = Vec::new();
+    for i in 0..count {
+        let d = 4 + 24 * i;
+        let base = u64::from_le_bytes(b[d + 4..d + 12].try_into().unwrap()) as usize;
+        let next = u32::from_le_bytes(b[d + 20..d + 24].try_into().unwrap()) as usize;
+        let f = s.p(&format!("alg{i}.log"));
+        std::fs::write(&f, &b[base..base + next]).unwrap();
+        files.push(f);
+    }
+    // The SHA-1 log has no descriptor: say so with --alg (files in reverse order).
+    let v = ok(&measured(&[
+        "--json", "drtm", "replay", &files[1], &files[0], "--alg", "sha256", "--alg", "sha1",
+    ]));
+    assert_eq!(v["pcrs"], pred["pcrs"]);
+    // Naming the wrong bank for a log with a descriptor is an error.
+    let out = measured(&["drtm", "replay", &files[1], &files[0], "--alg", "sha384"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -135,3 +135,42 @@ fn padding_after_the_last_record_ends_a_legacy_log() {
     b.extend_from_slice(&[0xff; 4096]);
     assert_eq!(parse(&b, None).unwrap().events.len(), n);
 }
+
+#[test]
+fn mutated_seed_logs_never_panic() {
+    // A cheap, deterministic stand-in for the fuzzer in CI: flip, truncate
+    // and overwrite bytes of every seed log with length-like values.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/txt_log");
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut runs = 0;
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let seed = std::fs::read(f.unwrap().path()).unwrap();
+        for _ in 0..300 {
+            let mut b = seed.clone();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() as usize) % b.len().max(1);
+                match next() % 4 {
+                    0 => b[at] ^= 1 << (next() % 8),
+                    1 => b.truncate(at),
+                    2 if at + 4 <= b.len() => {
+                        let v = [0u32, 1, 0x30, 0xffff_ffff, b.len() as u32][next() as usize % 5];
+                        b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+                    }
+                    _ => b[at] = next() as u8,
+                }
+                if b.is_empty() {
+                    break;
+                }
+            }
+            fuzz_one(&b);
+            runs += 1;
+        }
+    }
+    assert!(runs >= 1800, "{runs} runs");
+}
