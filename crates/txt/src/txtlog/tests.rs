@@ -174,3 +174,34 @@ fn mutated_seed_logs_never_panic() {
     }
     assert!(runs >= 1800, "{runs} runs");
 }
+
+#[test]
+fn nuc_hash_start_from_opencit_63_is_the_resulting_pcr_form() {
+    // txt-stat of a NUC5i5MYHE (PTT, TXT legacy SHA-1 log), spec §3.4 / §10 V2.
+    let data =
+        hex::decode("01e0e469911a09c3cfea6e492cb36a50fcc4a53780608b90b8031a4dc32cff7b00000000")
+            .unwrap();
+    let logged = hex::decode("e064421772da0cca59cea47801c2ee5e5c2a1758").unwrap();
+    assert_eq!(
+        hash_start_form(HashAlg::Sha1, &logged, &data),
+        HashStartForm::ResultingPcr
+    );
+    let spec_form = hex::decode("24edd51604348d9143bf0616ed622e57d9e5bdae").unwrap();
+    assert_eq!(
+        hash_start_form(HashAlg::Sha1, &spec_form, &data),
+        HashStartForm::DigestOfData
+    );
+    // Replayed either way from its data, PCR17 is the logged value.
+    let e = log_event(
+        17,
+        evtype::HASH_START,
+        BTreeMap::from([(HashAlg::Sha1, Hex(logged.clone()))]),
+        &data,
+    );
+    let r = replay_log(&[e.clone()], &[HashAlg::Sha1], HashStartMode::Auto);
+    assert_eq!(r.pcrs[&17][&HashAlg::Sha1].0, logged);
+    let mut no_data = e;
+    no_data.data.0.clear();
+    let r = replay_log(&[no_data], &[HashAlg::Sha1], HashStartMode::Set);
+    assert_eq!(r.pcrs[&17][&HashAlg::Sha1].0, logged);
+}
