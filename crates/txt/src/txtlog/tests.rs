@@ -198,7 +198,11 @@ fn nuc_hash_start_from_opencit_63_is_the_resulting_pcr_form() {
         BTreeMap::from([(HashAlg::Sha1, Hex(logged.clone()))]),
         &data,
     );
-    let r = replay_log(&[e.clone()], &[HashAlg::Sha1], HashStartMode::Auto);
+    let r = replay_log(
+        std::slice::from_ref(&e),
+        &[HashAlg::Sha1],
+        HashStartMode::Auto,
+    );
     assert_eq!(r.pcrs[&17][&HashAlg::Sha1].0, logged);
     let mut no_data = e;
     no_data.data.0.clear();
