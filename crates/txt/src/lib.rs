@@ -7,6 +7,8 @@
 
 pub mod acm;
 pub mod agile;
+pub mod capture;
+pub mod diff;
 pub mod error;
 pub mod hexser;
 pub mod mle;
@@ -14,8 +16,10 @@ pub mod module;
 pub mod policy;
 pub mod predict;
 pub mod profile;
+pub mod quote;
 pub mod sinit;
 pub mod synth;
+pub mod txtlog;
 pub mod version;
 mod view;
 

@@ -150,6 +150,21 @@ fn captured(
         .collect()
 }
 
+/// Digests of `bytes` in every bank, unless digests captured from system A
+/// replace them (then the event carries no data).
+fn measured_or_captured<'a>(
+    banks: &[HashAlg],
+    bytes: &'a [u8],
+    map: &CapturedDigests,
+    field: &'static str,
+) -> Result<(BTreeMap<HashAlg, Hex>, &'a [u8])> {
+    if map.is_empty() {
+        Ok((all_banks(banks, bytes), bytes))
+    } else {
+        Ok((captured(map, banks, field)?, &[]))
+    }
+}
+
 fn ev(
     pcr: u32,
     event_type: u32,
@@ -284,22 +299,22 @@ pub fn predict_with_progress(
             &lcp_ctl,
             "profile",
         ));
+        let (details, details_data) = measured_or_captured(
+            &banks,
+            &p.lcp_details,
+            &p.lcp_details_digests,
+            "lcp_details_digests",
+        )?;
         events.push(ev(
             17,
             LCP_DETAILS_HASH,
             "LCP_DETAILS_HASH",
-            all_banks(&banks, &p.lcp_details),
-            &p.lcp_details,
+            details,
+            details_data,
             "profile",
         ));
-        events.push(ev(
-            17,
-            STM_HASH,
-            "STM_HASH",
-            all_banks(&banks, &p.stm),
-            &[],
-            "profile",
-        ));
+        let (stm, _) = measured_or_captured(&banks, &p.stm, &p.stm_digests, "stm_digests")?;
+        events.push(ev(17, STM_HASH, "STM_HASH", stm, &[], "profile"));
         events.push(ev(
             17,
             OSSINITDATA_CAP_HASH,
@@ -349,12 +364,18 @@ pub fn predict_with_progress(
             &lcp_ctl,
             "profile",
         ));
+        let (auth, auth_data) = measured_or_captured(
+            &banks,
+            &p.lcp_authorities,
+            &p.lcp_authorities_digests,
+            "lcp_authorities_digests",
+        )?;
         events.push(ev(
             18,
             LCP_AUTHORITIES_HASH,
             "LCP_AUTHORITIES_HASH",
-            all_banks(&banks, &p.lcp_authorities),
-            &p.lcp_authorities,
+            auth,
+            auth_data,
             "profile",
         ));
         events.push(ev(

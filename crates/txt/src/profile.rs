@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use tcg::HashAlg;
 
+use crate::txtlog::TxtLogFormat;
 use crate::version::TbootVersion;
 
 /// TPM family of system A.
@@ -116,6 +117,20 @@ pub struct Profile {
     /// TPM 1.2 legacy: `SinitMleData.LcpPolicyHash` (20 bytes).
     #[serde(default, with = "opt_hex")]
     pub lcp_policy_hash: Option<Vec<u8>>,
+    /// Event 0x40E STM_HASH digests captured from system A, used instead of
+    /// `stm` when its measured bytes are not known.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stm_digests: CapturedDigests,
+    /// Event 0x412 digests captured from system A (instead of `lcp_details`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub lcp_details_digests: CapturedDigests,
+    /// Event 0x413 digests captured from system A (instead of `lcp_authorities`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub lcp_authorities_digests: CapturedDigests,
+    /// The TXT log format system A writes (`agile`, `legacy`, `container`);
+    /// predicted logs are written in it unless told otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<TxtLogFormat>,
 }
 
 fn default_mapping() -> PcrMapping {
@@ -179,6 +194,10 @@ impl Profile {
             mseg_valid: 0,
             stm_hash: None,
             lcp_policy_hash: None,
+            stm_digests: BTreeMap::new(),
+            lcp_details_digests: BTreeMap::new(),
+            lcp_authorities_digests: BTreeMap::new(),
+            log_format: None,
         }
     }
 

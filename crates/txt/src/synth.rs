@@ -179,3 +179,83 @@ pub fn mle_segment(mle_end: u32, caps: u32) -> Vec<u8> {
 pub fn tboot_like_elf(caps: u32) -> Vec<u8> {
     elf(&[(0x80_0000, mle_segment(0x3000, caps), 0x5000)])
 }
+
+/// Which kind of platform [`demo_launch`] describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DemoPlatform {
+    /// TPM 2.0, SHA-1 + SHA-256 banks, `extpol=embedded`.
+    Tpm2Embedded,
+    /// TPM 2.0, SHA-1 + SHA-256 banks, `extpol=sha256`: tboot's events are
+    /// in one bank only.
+    Tpm2FixedSha256,
+    /// TPM 1.2, legacy PCR mapping, SinitMleData version 8.
+    Tpm12Legacy,
+}
+
+/// A complete launch with synthetic artifacts and distinct platform values,
+/// for round-trip tests (capture → predict) and fuzz seeds.
+pub fn demo_launch(platform: DemoPlatform) -> crate::LaunchInputs {
+    use crate::profile::{ExtPolicy, PcrMapping, Profile, TpmFamily};
+    use crate::{ModuleData, ModuleInput, PolicySource};
+    use tcg::HashAlg;
+
+    let banks = vec![HashAlg::Sha1, HashAlg::Sha256];
+    let mut p = Profile::tpm2(banks.clone());
+    p.scrtm_status = 1;
+    p.lcp_policy_control = 0x4;
+    p.lcp_details = b"\x01details".to_vec();
+    p.lcp_authorities = b"\x01authorities".to_vec();
+    p.biosac_reg_data = Some((0u8..32).collect());
+    for a in &banks {
+        p.nv_info_digests
+            .insert(*a, hex::encode(a.digest(b"nv info of system A")));
+        p.sinit_pubkey_digests
+            .insert(*a, hex::encode(a.digest(b"SINIT key of system A")));
+    }
+    match platform {
+        DemoPlatform::Tpm2Embedded => p.extpol = ExtPolicy::Embedded,
+        DemoPlatform::Tpm2FixedSha256 => p.extpol = ExtPolicy::Fixed(HashAlg::Sha256),
+        DemoPlatform::Tpm12Legacy => {
+            p.tpm = TpmFamily::Tpm12;
+            p.banks = vec![HashAlg::Sha1];
+            p.pcr_mapping = PcrMapping::Legacy;
+            p.sinit_mle_data_version = 8;
+            p.tcg_log_format = false;
+            p.bios_acm_id = Some(
+                hex::decode("80000000201010220000b001ffffffffffffffff").expect("constant hex"),
+            );
+            p.mseg_valid = 1;
+            p.stm_hash = Some(vec![0x5a; 20]);
+            p.lcp_policy_hash = Some(vec![0xa5; 20]);
+        }
+    }
+    let caps = if platform == DemoPlatform::Tpm12Legacy {
+        0x0000_0001
+    } else {
+        0x0000_0201
+    };
+    crate::LaunchInputs {
+        profile: p,
+        acm: build_acm(&AcmSpec {
+            capabilities: caps,
+            ..AcmSpec::default()
+        }),
+        tboot: tboot_like_elf(0x627),
+        tboot_cmdline: "logging=serial,memory".into(),
+        policy: PolicySource::Default,
+        modules: vec![
+            ModuleInput {
+                name: "vmlinuz".into(),
+                cmdline: "console=hvc0 root=/dev/xvda1".into(),
+                data: ModuleData::Bytes(b"kernel".repeat(1000)),
+                decompress: false,
+            },
+            ModuleInput {
+                name: "initrd".into(),
+                cmdline: String::new(),
+                data: ModuleData::Bytes(b"initrd".repeat(1000)),
+                decompress: false,
+            },
+        ],
+    }
+}

@@ -399,7 +399,15 @@ fn module_cmdline_rule_depends_on_tboot_version() {
 fn every_fuzz_seed_parses_without_panicking() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
     let mut seen = 0;
-    for target in ["acm", "mle", "tb_policy", "profile"] {
+    for target in [
+        "acm",
+        "mle",
+        "tb_policy",
+        "profile",
+        "txt_log",
+        "secl_quote",
+        "txt_stat",
+    ] {
         let dir = root.join(target);
         let Ok(rd) = std::fs::read_dir(&dir) else {
             panic!("missing seed corpus {}", dir.display());
@@ -410,6 +418,20 @@ fn every_fuzz_seed_parses_without_panicking() {
                 "acm" => drop(Acm::parse(&bytes)),
                 "mle" => drop(MleImage::load(&bytes)),
                 "tb_policy" => drop(TbPolicy::parse(&bytes)),
+                "txt_log" => {
+                    // Seeds are logs we wrote: they must parse, not just not panic.
+                    crate::txtlog::parse(&bytes, None).expect("txt_log seed parses");
+                    crate::txtlog::fuzz_one(&bytes);
+                }
+                "secl_quote" => {
+                    crate::quote::pcrs_from_secl_xml(&String::from_utf8_lossy(&bytes))
+                        .expect("quote seed parses");
+                    drop(crate::quote::pcrs_from_quote_bytes(&bytes));
+                }
+                "txt_stat" => drop(
+                    crate::capture::parse_txt_stat(&String::from_utf8_lossy(&bytes))
+                        .expect("txt-stat seed parses"),
+                ),
                 _ => drop(crate::profile::Profile::from_toml(
                     &String::from_utf8_lossy(&bytes),
                 )),
@@ -417,5 +439,5 @@ fn every_fuzz_seed_parses_without_panicking() {
             seen += 1;
         }
     }
-    assert!(seen >= 8, "only {seen} seeds");
+    assert!(seen >= 16, "only {seen} seeds");
 }

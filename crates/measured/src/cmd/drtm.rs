@@ -65,11 +65,13 @@ pub enum DrtmCommand {
         #[arg(short, long)]
         output: PathBuf,
     },
-    /// Replay a TXT event log (TCG crypto-agile format) into PCR17-22.
-    Replay {
-        /// The log, e.g. from /sys/kernel/security/txt or a predicted log.
-        log: PathBuf,
-    },
+    /// Replay a TXT event log (container, legacy per-algorithm or agile) into
+    /// PCR17-22; with --verify, compare with real PCR values (exit 1 if they differ).
+    Replay(super::drtmlog::ReplayArgs),
+    /// Capture system A's platform profile from its TXT log (and txt-stat).
+    Capture(super::drtmlog::CaptureArgs),
+    /// Compare a prediction with a real TXT log, event by event (exit 1 if they differ).
+    Diff(super::drtmlog::DiffArgs),
 }
 
 /// Arguments of `measured drtm predict`.
@@ -96,9 +98,13 @@ pub struct PredictArgs {
     /// Hash modules as stored (GRUB's `--nounzip`).
     #[arg(long)]
     no_decompress: bool,
-    /// Also write the predicted event log (TCG crypto-agile format) here.
+    /// Also write the predicted event log here.
     #[arg(long)]
     log_out: Option<PathBuf>,
+    /// Format of --log-out: agile, legacy (heap-element file) or container
+    /// (TPM 1.2); default: the profile's `log_format`, else agile.
+    #[arg(long)]
+    log_format: Option<txt::txtlog::TxtLogFormat>,
 }
 
 /// Run one `drtm` subcommand.
@@ -126,7 +132,9 @@ pub fn run(cmd: DrtmCommand, ctx: &Ctx) -> anyhow::Result<Status> {
             write_atomic(&output, &txt::synth::build_acm(&Default::default()))?;
             Ok(Status::Ok)
         }
-        DrtmCommand::Replay { log } => replay(&log, ctx),
+        DrtmCommand::Replay(a) => super::drtmlog::replay(a, ctx),
+        DrtmCommand::Capture(a) => super::drtmlog::capture(a, ctx, write_atomic),
+        DrtmCommand::Diff(a) => super::drtmlog::diff(a, ctx),
     }
 }
 
@@ -356,7 +364,13 @@ fn predict(a: PredictArgs, ctx: &Ctx) -> anyhow::Result<Status> {
     let p = txt::predict_with_progress(&inputs, |n| bar.inc(n)).context("predicting the launch")?;
     bar.finish_and_clear();
     if let Some(out) = &a.log_out {
-        write_atomic(out, &txt::agile::agile_log(&p))?;
+        let format = a
+            .log_format
+            .or(inputs.profile.log_format)
+            .unwrap_or(txt::txtlog::TxtLogFormat::Agile);
+        let bytes = txt::txtlog::write(format, &p.banks, &p.events)
+            .with_context(|| format!("writing the predicted log as {format:?}"))?;
+        write_atomic(out, &bytes)?;
     }
     if ctx.json {
         ctx.print_json(&p)?;
@@ -402,27 +416,4 @@ fn print_prediction(p: &Prediction) {
             println!("PCR{pcr} {:<7} {}", alg.name(), v);
         }
     }
-}
-
-fn replay(path: &Path, ctx: &Ctx) -> anyhow::Result<Status> {
-    let log = tcg::EventLog::read(path).with_context(|| format!("{}", path.display()))?;
-    let r = tcg::replay(&log);
-    let mut pcrs: BTreeMap<u32, BTreeMap<HashAlg, String>> = BTreeMap::new();
-    for alg in log.banks() {
-        for pcr in 17..=22u32 {
-            if let Some(v) = r.value(alg, pcr) {
-                pcrs.entry(pcr).or_default().insert(alg, hex::encode(v));
-            }
-        }
-    }
-    if ctx.json {
-        ctx.print_json(&serde_json::json!({ "pcrs": pcrs }))?;
-    } else {
-        for (pcr, banks) in &pcrs {
-            for (alg, v) in banks {
-                println!("PCR{pcr} {:<7} {v}", alg.name());
-            }
-        }
-    }
-    Ok(Status::Ok)
 }

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod drtm;
+pub mod drtmlog;
 pub mod fs;
 pub mod image;
 pub mod log;

@@ -1,0 +1,10 @@
+//! Fuzz the `txt-stat` output reader.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(s) = std::str::from_utf8(data) {
+        let _ = txt::capture::parse_txt_stat(s);
+    }
+});

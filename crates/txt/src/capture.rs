@@ -1,0 +1,381 @@
+//! Capturing system A's platform profile from its TXT event log (and,
+//! for what the log lacks, from `txt-stat` output): every value a
+//! prediction cannot derive from the artifacts themselves.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use tcg::HashAlg;
+
+use crate::error::{Error, Result};
+use crate::predict::Event;
+use crate::profile::{CapturedDigests, ExtPolicy, PcrMapping, Profile, TpmFamily};
+use crate::sinit::evtype;
+use crate::txtlog::{TxtLog, TxtLogFormat};
+
+/// A captured profile, which of its fields came from where, and notes on
+/// what could not be captured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Capture {
+    /// The profile.
+    pub profile: Profile,
+    /// Profile fields set from the log.
+    pub from_log: BTreeSet<&'static str>,
+    /// Profile fields set from `txt-stat` output.
+    pub from_txt_stat: BTreeSet<&'static str>,
+    /// Things a person should know (events not reproduced, guesses made).
+    pub notes: Vec<String>,
+}
+
+/// The 0x401 PCR_MAPPING data bit for details/authorities.
+const PCR_MAPPING_DA: u32 = 1;
+
+fn dword(data: &[u8]) -> Option<u32> {
+    <[u8; 4]>::try_from(data).ok().map(u32::from_le_bytes)
+}
+
+fn hashes_of(e: &Event, bytes: &[u8]) -> bool {
+    !e.digests.is_empty() && e.digests.iter().all(|(a, d)| d.0 == a.digest(bytes))
+}
+
+fn digests(e: &Event) -> CapturedDigests {
+    e.digests
+        .iter()
+        .map(|(a, d)| (*a, hex::encode(&d.0)))
+        .collect()
+}
+
+/// A dword event's value: its data, else the small value whose hash the
+/// digest is (S-CRTM status and LCP PolicyControl are small bit sets).
+fn dword_value(e: &Event) -> Option<u32> {
+    if let Some(v) = dword(&e.data.0) {
+        return Some(v);
+    }
+    let (alg, d) = e.digests.iter().next()?;
+    (0u32..=0xffff).find(|v| alg.digest(&v.to_le_bytes()) == d.0)
+}
+
+/// Bytes of an event that measures `H(bytes)`: its data if the digests
+/// are their hash, `00` for "none" (`H(00)`), else the digests themselves.
+fn bytes_or_digests(e: &Event) -> std::result::Result<Vec<u8>, CapturedDigests> {
+    if !e.data.0.is_empty() && hashes_of(e, &e.data.0) {
+        Ok(e.data.0.clone())
+    } else if hashes_of(e, &[0]) {
+        Ok(vec![0])
+    } else {
+        Err(digests(e))
+    }
+}
+
+/// Fill a profile from a parsed TXT log.
+pub fn capture_log(log: &TxtLog) -> Result<Capture> {
+    let tpm2 = log.format != TxtLogFormat::Container;
+    let mut p = Profile::tpm2(log.banks.clone());
+    let mut from = BTreeSet::new();
+    let mut notes = Vec::new();
+    if log.banks.is_empty() {
+        return Err(Error::Invalid {
+            what: "TXT log",
+            msg: "no banks".into(),
+        });
+    }
+    p.log_format = Some(log.format);
+    p.tcg_log_format = log.format == TxtLogFormat::Agile;
+    from.extend(["banks", "log_format", "tcg_log_format", "tpm"]);
+    if !tpm2 {
+        p.tpm = TpmFamily::Tpm12;
+        p.pcr_mapping = PcrMapping::Legacy;
+        p.sinit_mle_data_version = 8;
+    }
+    let first = |ty: u32| log.events.iter().find(|e| e.event_type == ty);
+    if let Some(e) = first(evtype::PCR_MAPPING) {
+        if let Some(v) = dword(&e.data.0) {
+            p.pcr_mapping = if v & PCR_MAPPING_DA != 0 {
+                PcrMapping::Da
+            } else {
+                PcrMapping::Legacy
+            };
+            from.insert("pcr_mapping");
+        }
+    } else if !tpm2 {
+        p.pcr_mapping = if first(evtype::COMBINED_HASH).is_some() {
+            PcrMapping::Legacy
+        } else {
+            PcrMapping::Da
+        };
+        from.insert("pcr_mapping");
+    }
+    if let Some(e) = first(evtype::HASH_START) {
+        let n = e.data.0.len();
+        if n >= 4 {
+            p.edx = u32::from_le_bytes(e.data.0[n - 4..].try_into().expect("4 bytes"));
+            from.insert("edx");
+        }
+        if !tpm2 && n == 24 {
+            p.sinit_mle_data_version = 6;
+            from.insert("sinit_mle_data_version");
+        }
+    }
+    for e in &log.events {
+        if !(evtype::PCR_MAPPING..=0x4ff).contains(&e.event_type)
+            || [evtype::PCR_MAPPING, evtype::HASH_START, evtype::MLE_HASH].contains(&e.event_type)
+        {
+            continue;
+        }
+        // PCR18 repeats PCR17's values: the first occurrence decides.
+        let seen = |f: &str| from.contains(f);
+        match e.event_type {
+            evtype::BIOSAC_REG_DATA if !seen("biosac_reg_data") => {
+                if e.data.0.len() == 32 && hashes_of(e, &e.data.0) {
+                    p.biosac_reg_data = Some(e.data.0.clone());
+                } else {
+                    p.biosac_reg_data_digests = digests(e);
+                }
+                from.insert("biosac_reg_data");
+            }
+            evtype::CPU_SCRTM_STAT if !seen("scrtm_status") => match dword_value(e) {
+                Some(v) => {
+                    p.scrtm_status = v;
+                    from.insert("scrtm_status");
+                }
+                None => notes
+                    .push("CPU_SCRTM_STAT: no data and no small dword hashes to its digest".into()),
+            },
+            evtype::LCP_CONTROL_HASH if !seen("lcp_policy_control") => match dword_value(e) {
+                Some(v) => {
+                    p.lcp_policy_control = v;
+                    from.insert("lcp_policy_control");
+                }
+                None => notes.push(
+                    "LCP_CONTROL_HASH: no data and no small dword hashes to its digest".into(),
+                ),
+            },
+            evtype::LCP_DETAILS_HASH if !seen("lcp_details") => {
+                match bytes_or_digests(e) {
+                    Ok(b) => p.lcp_details = b,
+                    Err(d) => p.lcp_details_digests = d,
+                }
+                from.insert("lcp_details");
+            }
+            evtype::LCP_AUTHORITIES_HASH if !seen("lcp_authorities") => {
+                match bytes_or_digests(e) {
+                    Ok(b) => p.lcp_authorities = b,
+                    Err(d) => p.lcp_authorities_digests = d,
+                }
+                from.insert("lcp_authorities");
+            }
+            evtype::STM_HASH if !seen("stm") => {
+                match bytes_or_digests(e) {
+                    Ok(b) => p.stm = b,
+                    Err(d) => p.stm_digests = d,
+                }
+                from.insert("stm");
+            }
+            evtype::NV_INFO_HASH if !seen("nv_info_digests") => {
+                p.nv_info_digests = digests(e);
+                from.insert("nv_info_digests");
+            }
+            evtype::SINIT_PUBKEY_HASH if !seen("sinit_pubkey_digests") => {
+                p.sinit_pubkey_digests = digests(e);
+                from.insert("sinit_pubkey_digests");
+            }
+            evtype::OSSINITDATA_CAP_HASH if !seen("os_sinit_caps_note") => {
+                if let Some(v) = dword_value(e) {
+                    notes.push(format!(
+                        "OsSinitData.Capabilities was {v:#x}; predict derives it from the ACM and tboot (set os_sinit_caps to pin it)"
+                    ));
+                }
+                from.insert("os_sinit_caps_note");
+            }
+            evtype::COMBINED_HASH if !seen("bios_acm_id") => {
+                combined(&mut p, &e.data.0, &mut from, &mut notes);
+            }
+            evtype::OSSINITDATA_CAP_HASH
+            | evtype::BIOSAC_REG_DATA
+            | evtype::CPU_SCRTM_STAT
+            | evtype::LCP_CONTROL_HASH
+            | evtype::LCP_DETAILS_HASH
+            | evtype::LCP_AUTHORITIES_HASH
+            | evtype::STM_HASH
+            | evtype::NV_INFO_HASH
+            | evtype::SINIT_PUBKEY_HASH
+            | evtype::COMBINED_HASH => {}
+            t => notes.push(format!(
+                "event {t:#x} ({}) on PCR{} is not reproduced by predict",
+                evtype::name(t),
+                e.pcr
+            )),
+        }
+    }
+    from.remove("os_sinit_caps_note");
+    if tpm2 {
+        let tb: Vec<&Event> = log
+            .events
+            .iter()
+            .filter(|e| e.event_type == evtype::TB_MEASUREMENT)
+            .collect();
+        if let Some(e) = tb.first() {
+            let algs: Vec<HashAlg> = e.digests.keys().copied().collect();
+            if algs.len() == 1 && log.banks.len() > 1 {
+                p.extpol = ExtPolicy::Fixed(algs[0]);
+            } else {
+                p.extpol = ExtPolicy::Embedded;
+            }
+            from.insert("extpol");
+        }
+    }
+    Ok(Capture {
+        profile: p,
+        from_log: from,
+        from_txt_stat: BTreeSet::new(),
+        notes,
+    })
+}
+
+/// Split a TPM 1.2 COMBINED_HASH data block (spec §4.2).
+fn combined(p: &mut Profile, d: &[u8], from: &mut BTreeSet<&'static str>, notes: &mut Vec<String>) {
+    if d.len() != 76 && d.len() != 80 {
+        notes.push(format!(
+            "COMBINED_HASH data has {} bytes (expected 76 or 80); SinitMleData values not captured",
+            d.len()
+        ));
+        return;
+    }
+    p.bios_acm_id = Some(d[0..20].to_vec());
+    p.mseg_valid = u64::from_le_bytes(d[20..28].try_into().expect("8 bytes"));
+    p.stm_hash = Some(d[28..48].to_vec());
+    p.lcp_policy_control = u32::from_le_bytes(d[48..52].try_into().expect("4 bytes"));
+    p.lcp_policy_hash = Some(d[52..72].to_vec());
+    if d.len() == 80 {
+        p.scrtm_status = u32::from_le_bytes(d[76..80].try_into().expect("4 bytes"));
+        p.sinit_mle_data_version = 8;
+        from.insert("scrtm_status");
+    } else if p.sinit_mle_data_version == 8 {
+        p.sinit_mle_data_version = 7;
+    }
+    from.extend([
+        "bios_acm_id",
+        "mseg_valid",
+        "stm_hash",
+        "lcp_policy_control",
+        "lcp_policy_hash",
+        "sinit_mle_data_version",
+    ]);
+}
+
+/// `SinitMleData` as `txt-stat` prints it (tboot `print_sinit_mle_data`):
+/// `key: value` lines, hashes as space-separated hex bytes on the next line.
+pub fn parse_txt_stat(text: &str) -> Result<BTreeMap<String, Vec<u8>>> {
+    let mut out = BTreeMap::new();
+    let Some(start) = text.find("sinit_mle_data") else {
+        return Err(Error::Invalid {
+            what: "txt-stat output",
+            msg: "no sinit_mle_data section".into(),
+        });
+    };
+    let mut lines = text[start..].lines().skip(1).peekable();
+    while let Some(line) = lines.next() {
+        let t = line.trim();
+        let Some((key, val)) = t.split_once(':') else {
+            if t.is_empty() {
+                continue;
+            }
+            break;
+        };
+        if key.contains(' ') || key.is_empty() {
+            break;
+        }
+        let val = val.trim();
+        let bytes = if val.is_empty() {
+            // A hash on the following line(s): hex byte pairs.
+            let mut b = Vec::new();
+            while let Some(next) = lines.peek() {
+                let toks: Vec<&str> = next.split_whitespace().collect();
+                if toks.is_empty()
+                    || !toks
+                        .iter()
+                        .all(|t| t.len() == 2 && t.bytes().all(|c| c.is_ascii_hexdigit()))
+                {
+                    break;
+                }
+                for t in toks {
+                    b.push(u8::from_str_radix(t, 16).expect("checked hex"));
+                }
+                lines.next();
+            }
+            b
+        } else {
+            let num = val.split_whitespace().next().unwrap_or("");
+            let v = if let Some(h) = num.strip_prefix("0x") {
+                u64::from_str_radix(h, 16)
+            } else {
+                num.parse::<u64>()
+            }
+            .map_err(|_| Error::Invalid {
+                what: "txt-stat output",
+                msg: format!("sinit_mle_data {key}: {val:?} is not a number"),
+            })?;
+            v.to_le_bytes().to_vec()
+        };
+        out.insert(key.to_string(), bytes);
+    }
+    Ok(out)
+}
+
+/// Fill what the log did not give from `txt-stat` output.
+pub fn apply_txt_stat(c: &mut Capture, text: &str) -> Result<()> {
+    let kv = parse_txt_stat(text)?;
+    let num = |k: &str| -> Option<u64> {
+        kv.get(k)
+            .filter(|b| b.len() == 8)
+            .map(|b| u64::from_le_bytes(b[..8].try_into().expect("8 bytes")))
+    };
+    let hash20 = |k: &str| -> Option<Vec<u8>> { kv.get(k).filter(|b| b.len() == 20).cloned() };
+    let p = &mut c.profile;
+    let mut set = |f: &'static str, from_log: &BTreeSet<&str>| -> bool {
+        !from_log.contains(f) && c.from_txt_stat.insert(f)
+    };
+    if let Some(v) = num("version")
+        && set("sinit_mle_data_version", &c.from_log)
+    {
+        p.sinit_mle_data_version = v as u32;
+    }
+    if let Some(v) = num("edx_senter_flags")
+        && set("edx", &c.from_log)
+    {
+        p.edx = v as u32;
+    }
+    if let Some(v) = num("mseg_valid")
+        && set("mseg_valid", &c.from_log)
+    {
+        p.mseg_valid = v;
+    }
+    if let Some(v) = num("lcp_policy_control")
+        && set("lcp_policy_control", &c.from_log)
+    {
+        p.lcp_policy_control = v as u32;
+    }
+    if let Some(v) = num("proc_scrtm_status")
+        && set("scrtm_status", &c.from_log)
+    {
+        p.scrtm_status = v as u32;
+    }
+    if p.tpm == TpmFamily::Tpm12 {
+        for (k, field) in [
+            ("bios_acm_id", "bios_acm_id"),
+            ("stm_hash", "stm_hash"),
+            ("lcp_policy_hash", "lcp_policy_hash"),
+        ] {
+            if let Some(h) = hash20(k)
+                && set(field, &c.from_log)
+            {
+                match field {
+                    "bios_acm_id" => p.bios_acm_id = Some(h),
+                    "stm_hash" => p.stm_hash = Some(h),
+                    _ => p.lcp_policy_hash = Some(h),
+                }
+            }
+        }
+    }
+    Ok(())
+}

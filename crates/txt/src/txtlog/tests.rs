@@ -1,0 +1,211 @@
+use tcg::HashAlg;
+
+use super::*;
+use crate::synth::{DemoPlatform, demo_launch};
+
+fn predicted(p: DemoPlatform) -> crate::Prediction {
+    crate::predict(&demo_launch(p)).unwrap()
+}
+
+fn check_round_trip(p: DemoPlatform, format: TxtLogFormat) {
+    let pred = predicted(p);
+    let bytes = write(format, &pred.banks, &pred.events).unwrap();
+    assert_eq!(detect(&bytes), format, "{p:?} {format:?}");
+    let log = parse(&bytes, None).unwrap();
+    assert_eq!(log.format, format);
+    let mut want_banks = pred.banks.clone();
+    want_banks.sort();
+    let mut got_banks = log.banks.clone();
+    got_banks.sort();
+    assert_eq!(got_banks, want_banks);
+    let strip = |es: &[Event]| -> Vec<(u32, u32, BTreeMap<HashAlg, Hex>, Hex)> {
+        es.iter()
+            .map(|e| (e.pcr, e.event_type, e.digests.clone(), e.data.clone()))
+            .collect()
+    };
+    assert_eq!(strip(&log.events), strip(&pred.events), "{p:?} {format:?}");
+    let r = replay_log(&log.events, &log.banks, HashStartMode::Auto);
+    assert_eq!(r.pcrs, pred.pcrs, "{p:?} {format:?}");
+    // Writing what we parsed gives the same bytes.
+    assert_eq!(write(format, &log.banks, &log.events).unwrap(), bytes);
+}
+
+#[test]
+fn every_format_round_trips_events_and_pcrs() {
+    for p in [DemoPlatform::Tpm2Embedded, DemoPlatform::Tpm2FixedSha256] {
+        check_round_trip(p, TxtLogFormat::Agile);
+        check_round_trip(p, TxtLogFormat::Legacy);
+    }
+    check_round_trip(DemoPlatform::Tpm12Legacy, TxtLogFormat::Container);
+}
+
+#[test]
+fn fixed_extpol_legacy_logs_keep_tboot_events_in_one_bank() {
+    let pred = predicted(DemoPlatform::Tpm2FixedSha256);
+    let sha1 = write_legacy_single(HashAlg::Sha1, &pred.events);
+    let sha256 = write_legacy_single(HashAlg::Sha256, &pred.events);
+    let one = parse_legacy_single(&sha1, None).unwrap();
+    assert!(
+        one.events
+            .iter()
+            .all(|e| e.event_type != evtype::TB_MEASUREMENT)
+    );
+    // Per-algorithm files merge into the same list as the element file.
+    let merged = parse_legacy_files(&[(sha256, None), (sha1, Some(HashAlg::Sha1))]).unwrap();
+    let r = replay_log(&merged.events, &merged.banks, HashStartMode::Auto);
+    assert_eq!(r.pcrs, pred.pcrs);
+    assert_eq!(merged.events.len(), pred.events.len());
+}
+
+#[test]
+fn hash_start_is_replayed_right_whichever_way_it_was_logged() {
+    let pred = predicted(DemoPlatform::Tpm2Embedded);
+    let mut events = pred.events.clone();
+    log_hash_start_as_resulting_pcr(&mut events);
+    let r = replay_log(&events, &pred.banks, HashStartMode::Auto);
+    assert_eq!(r.pcrs, pred.pcrs);
+    assert!(
+        r.hash_start
+            .values()
+            .all(|f| *f == HashStartForm::ResultingPcr)
+    );
+    // Without data, "set" is right for this form and "extend" is not.
+    for e in events.iter_mut() {
+        if e.event_type == evtype::HASH_START {
+            e.data.0.clear();
+        }
+    }
+    assert_eq!(
+        replay_log(&events, &pred.banks, HashStartMode::Set).pcrs,
+        pred.pcrs
+    );
+    assert_ne!(
+        replay_log(&events, &pred.banks, HashStartMode::Extend).pcrs,
+        pred.pcrs
+    );
+    let spec = replay_log(&pred.events, &pred.banks, HashStartMode::Auto);
+    assert!(
+        spec.hash_start
+            .values()
+            .all(|f| *f == HashStartForm::DigestOfData)
+    );
+}
+
+fn message(e: Error) -> String {
+    e.to_string()
+}
+
+#[test]
+fn hostile_logs_fail_naming_offset_and_field() {
+    let pred = predicted(DemoPlatform::Tpm12Legacy);
+    let good = write_container(&pred.events).unwrap();
+    let mut b = good.clone();
+    b[44..48].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
+    let m = message(parse(&b, None).unwrap_err());
+    assert!(m.contains("NextEventOffset") && m.contains("0x2c"), "{m}");
+    let mut b = good.clone();
+    b[48 + 28..48 + 32].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+    let m = message(parse(&b, None).unwrap_err());
+    assert!(m.contains("Data") && m.contains("0x50"), "{m}");
+    let m = message(parse(&good[..40], None).unwrap_err());
+    assert!(m.contains("PCREventsOffset"), "{m}");
+
+    let pred = predicted(DemoPlatform::Tpm2Embedded);
+    let el = write_legacy_element(&pred.banks, &pred.events).unwrap();
+    let mut b = el.clone();
+    b[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
+    let m = message(parse(&b, None).unwrap_err());
+    assert!(m.contains("PhysicalAddress"), "{m}");
+    let single = write_legacy_single(HashAlg::Sha256, &pred.events);
+    let mut b = single.clone();
+    b[52..56].copy_from_slice(&9u32.to_le_bytes());
+    let m = message(parse(&b, None).unwrap_err());
+    assert!(m.contains("DigestAlgID") && m.contains("0x34"), "{m}");
+    let m = message(parse(&single[..single.len() - 3], None).unwrap_err());
+    assert!(m.contains("Event"), "{m}");
+    let m = message(parse_legacy_single(&single, Some(HashAlg::Sha384)).unwrap_err());
+    assert!(m.contains("sha384"), "{m}");
+}
+
+#[test]
+fn padding_after_the_last_record_ends_a_legacy_log() {
+    let pred = predicted(DemoPlatform::Tpm2Embedded);
+    let mut b = write_legacy_single(HashAlg::Sha1, &pred.events);
+    let n = parse(&b, None).unwrap().events.len();
+    b.extend_from_slice(&[0xff; 4096]);
+    assert_eq!(parse(&b, None).unwrap().events.len(), n);
+}
+
+#[test]
+fn mutated_seed_logs_never_panic() {
+    // A cheap, deterministic stand-in for the fuzzer in CI: flip, truncate
+    // and overwrite bytes of every seed log with length-like values.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/txt_log");
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut runs = 0;
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let seed = std::fs::read(f.unwrap().path()).unwrap();
+        for _ in 0..300 {
+            let mut b = seed.clone();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() as usize) % b.len().max(1);
+                match next() % 4 {
+                    0 => b[at] ^= 1 << (next() % 8),
+                    1 => b.truncate(at),
+                    2 if at + 4 <= b.len() => {
+                        let v = [0u32, 1, 0x30, 0xffff_ffff, b.len() as u32][next() as usize % 5];
+                        b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+                    }
+                    _ => b[at] = next() as u8,
+                }
+                if b.is_empty() {
+                    break;
+                }
+            }
+            fuzz_one(&b);
+            runs += 1;
+        }
+    }
+    assert!(runs >= 1800, "{runs} runs");
+}
+
+#[test]
+fn nuc_hash_start_from_opencit_63_is_the_resulting_pcr_form() {
+    // txt-stat of a NUC5i5MYHE (PTT, TXT legacy SHA-1 log), spec §3.4 / §10 V2.
+    let data =
+        hex::decode("01e0e469911a09c3cfea6e492cb36a50fcc4a53780608b90b8031a4dc32cff7b00000000")
+            .unwrap();
+    let logged = hex::decode("e064421772da0cca59cea47801c2ee5e5c2a1758").unwrap();
+    assert_eq!(
+        hash_start_form(HashAlg::Sha1, &logged, &data),
+        HashStartForm::ResultingPcr
+    );
+    let spec_form = hex::decode("24edd51604348d9143bf0616ed622e57d9e5bdae").unwrap();
+    assert_eq!(
+        hash_start_form(HashAlg::Sha1, &spec_form, &data),
+        HashStartForm::DigestOfData
+    );
+    // Replayed either way from its data, PCR17 is the logged value.
+    let e = log_event(
+        17,
+        evtype::HASH_START,
+        BTreeMap::from([(HashAlg::Sha1, Hex(logged.clone()))]),
+        &data,
+    );
+    let r = replay_log(
+        std::slice::from_ref(&e),
+        &[HashAlg::Sha1],
+        HashStartMode::Auto,
+    );
+    assert_eq!(r.pcrs[&17][&HashAlg::Sha1].0, logged);
+    let mut no_data = e;
+    no_data.data.0.clear();
+    let r = replay_log(&[no_data], &[HashAlg::Sha1], HashStartMode::Set);
+    assert_eq!(r.pcrs[&17][&HashAlg::Sha1].0, logged);
+}
