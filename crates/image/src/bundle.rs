@@ -91,17 +91,79 @@ fn done(r: FileRecord) -> Hashing {
     std::thread::spawn(move || Ok(r))
 }
 
-/// Hash a host input on another thread.
-fn hash_in_background(input: &HostInput) -> Hashing {
-    let path = input.path.clone();
-    std::thread::spawn(move || sha_file(&path))
+/// The inputs' records in input order. Dropping it (an early error) waits
+/// for the threads, so none still writes into the temporary bundle
+/// directory while it is removed.
+struct Pending(Vec<Hashing>);
+
+impl Pending {
+    fn push(&mut self, h: Hashing) {
+        self.0.push(h);
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn join(mut self) -> Result<Vec<FileRecord>, ImageError> {
+        std::mem::take(&mut self.0)
+            .into_iter()
+            .map(|h| h.join().expect("hashing thread panicked"))
+            .collect()
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        for h in self.0.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Copy a host input to `dst` and hash it in one pass, on another thread:
+/// the input's record, which is also the copy's.
+fn copy_in_background(input: &HostInput, dst: PathBuf) -> Hashing {
+    let input = input.clone();
+    std::thread::spawn(move || copy_and_hash(&input, &dst))
+}
+
+fn copy_and_hash(input: &HostInput, dst: &Path) -> Result<FileRecord, ImageError> {
+    use std::io::{Read, Write};
+    let src = &input.path;
+    let mut r = std::fs::File::open(src).map_err(ImageError::io(src))?;
+    let mut w = std::fs::File::create(dst).map_err(ImageError::io(dst))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = r.read(&mut buf).map_err(ImageError::io(src))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        w.write_all(&buf[..n]).map_err(ImageError::io(dst))?;
+        size += n as u64;
+    }
+    if size != input.len {
+        return Err(ImageError::Io {
+            path: src.clone(),
+            source: std::io::Error::other("changed while the bundle was being built"),
+        });
+    }
+    Ok(FileRecord {
+        path: src.display().to_string(),
+        size,
+        sha256: hex::encode(h.finalize()),
+    })
 }
 
 /// A file of the bundle besides the disk.
 enum Out {
     /// Bytes made here.
     Mem(Arc<Vec<u8>>),
-    /// A copy of an input, whose record is `inputs[.1]`.
+    /// A copy of an input, already written by [`copy_in_background`]; its
+    /// record is `inputs[.1]`.
     Copy(HostInput, usize),
 }
 
@@ -113,7 +175,8 @@ impl Out {
         }
     }
 
-    /// Write it at `path` (named `name` in the bundle) and return its record.
+    /// Write it at `path` (named `name` in the bundle; a copy is there
+    /// already) and return its record.
     fn write(
         &self,
         path: &Path,
@@ -125,17 +188,7 @@ impl Out {
                 std::fs::write(path, b.as_slice()).map_err(ImageError::io(path))?;
                 Ok(sha_bytes(Path::new(name), b))
             }
-            Out::Copy(input, idx) => {
-                // In the kernel (copy_file_range), not through this process.
-                let n = std::fs::copy(&input.path, path).map_err(ImageError::io(&input.path))?;
-                std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o644))
-                    .map_err(ImageError::io(path))?;
-                if n != input.len {
-                    return Err(ImageError::Io {
-                        path: input.path.clone(),
-                        source: std::io::Error::other("changed while the bundle was being built"),
-                    });
-                }
+            Out::Copy(_, idx) => {
                 // Same bytes as the input: same digest.
                 Ok(FileRecord {
                     path: name.to_string(),
@@ -372,8 +425,25 @@ pub fn build(
     let (kernel, head) = HostInput::open(&spec.kernel, "kernel")?;
     let bz = parse_bzimage(&head, &spec.kernel)?;
     let release = bz.release.clone();
-    // Inputs are hashed on other cores while the disk is built.
-    let mut inputs: Vec<Hashing> = vec![hash_in_background(&kernel)];
+
+    // Everything is written into a temporary directory beside `out`,
+    // renamed into place at the end. Declared before `inputs`, so an early
+    // error waits for the input threads before removing it.
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(ImageError::io(parent))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".measured-image-")
+        .tempdir_in(parent)
+        .map_err(ImageError::io(parent))?;
+    // Inputs are hashed on other cores while the disk is built; the kernel
+    // is copied into the bundle in the same pass.
+    let mut inputs = Pending(vec![copy_in_background(
+        &kernel,
+        tmp.path().join(format!("vmlinuz-{release}")),
+    )]);
 
     step("rootfs");
     let mut tree = load_rootfs(spec, epoch)?;
@@ -412,7 +482,10 @@ pub fn build(
     let mut initrd_input = None;
     let initrd: Option<Out> = if let Some(p) = &spec.initrd {
         let (i, _) = HostInput::open(p, "initrd")?;
-        inputs.push(hash_in_background(&i));
+        inputs.push(copy_in_background(
+            &i,
+            tmp.path().join(format!("initrd.img-{release}")),
+        ));
         initrd_input = Some(i.clone());
         Some(Out::Copy(i, inputs.len() - 1))
     } else {
@@ -531,16 +604,6 @@ pub fn build(
             msg,
         })?;
 
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(ImageError::io(parent))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".measured-image-")
-        .tempdir_in(parent)
-        .map_err(ImageError::io(parent))?;
-
     step("disk");
     let disk_name = disk_file_name(spec);
     disk.write_disk(&tree, spec, &tmp.path().join(&disk_name))
@@ -599,10 +662,7 @@ pub fn build(
         format!("service-{}.json", def.service_tag),
         Out::Mem(Arc::new(vmdef::openxt::template_json(&def)?.into_bytes())),
     );
-    let inputs = inputs
-        .into_iter()
-        .map(|h| h.join().expect("hashing thread panicked"))
-        .collect::<Result<Vec<_>, _>>()?;
+    let inputs = inputs.join()?;
 
     // The disk is the one output not in memory: hash it from the file on
     // a second core while the others are written and hashed here.

@@ -417,3 +417,54 @@ fn progress_shows_on_a_terminal_and_not_when_piped() {
         String::from_utf8_lossy(&piped.stderr)
     );
 }
+
+/// A given initrd is used as is: on the disk at /boot/initrd.img-<release>
+/// (with the /initrd.img link), copied into the bundle byte for byte, and
+/// recorded with the digest `sha256sum` gives, as input and as output.
+#[test]
+fn a_given_initrd_goes_onto_the_disk_and_into_the_bundle_unchanged() {
+    let (_, release) = kernel();
+    let t = tempfile::tempdir().unwrap();
+    let spec = oe_spec(t.path(), "raw");
+    let initrd = t.path().join("initrd.img");
+    let bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&initrd, &bytes).unwrap();
+    let body = std::fs::read_to_string(&spec).unwrap();
+    let spec = write_spec(t.path(), &format!("{body}initrd = {initrd:?}\n"));
+    let out = t.path().join("bundle");
+    let r = build(&spec, &out);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+
+    let copy = out.join(format!("initrd.img-{release}"));
+    assert_eq!(std::fs::read(&copy).unwrap(), bytes);
+    let dumped = t.path().join("dumped");
+    debugfs(
+        &out.join("oe.img"),
+        &format!("dump /boot/initrd.img-{release} {}", dumped.display()),
+    );
+    assert_eq!(std::fs::read(&dumped).unwrap(), bytes);
+    let link = debugfs(&out.join("oe.img"), "stat /initrd.img");
+    assert!(
+        link.contains(&format!("boot/initrd.img-{release}")),
+        "{link}"
+    );
+
+    let sum = Command::new("sha256sum").arg(&initrd).output().unwrap();
+    let want = String::from_utf8_lossy(&sum.stdout)[..64].to_string();
+    let j: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("bundle.json")).unwrap()).unwrap();
+    let digest_of = |list: &str, path: &str| {
+        j[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["path"].as_str().unwrap().ends_with(path))
+            .unwrap_or_else(|| panic!("{path} in {list}"))["sha256"]
+            .clone()
+    };
+    assert_eq!(digest_of("inputs", "initrd.img"), want.as_str());
+    assert_eq!(
+        digest_of("outputs", &format!("initrd.img-{release}")),
+        want.as_str()
+    );
+}
