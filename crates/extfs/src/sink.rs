@@ -12,6 +12,21 @@ pub trait BlockSink {
     fn set_len(&mut self, len: u64) -> io::Result<()>;
     /// Write `data` at byte `offset`.
     fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()>;
+
+    /// Write `len` bytes of `src` from `src_offset` at byte `offset`. The
+    /// default reads them into memory; stores that are files override it to
+    /// copy in the kernel. A source shorter than asked is an error.
+    fn copy_from(&mut self, offset: u64, src: &File, src_offset: u64, len: u64) -> io::Result<()> {
+        let mut buf = vec![0u8; len.min(1 << 20) as usize];
+        let mut done = 0u64;
+        while done < len {
+            let k = ((len - done) as usize).min(buf.len());
+            src.read_exact_at(&mut buf[..k], src_offset + done)?;
+            self.write_at(offset + done, &buf[..k])?;
+            done += k as u64;
+        }
+        Ok(())
+    }
 }
 
 /// A file: truncated to the image size first so unwritten blocks stay holes.
@@ -22,6 +37,9 @@ impl BlockSink for File {
     }
     fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
         self.write_all_at(data, offset)
+    }
+    fn copy_from(&mut self, offset: u64, src: &File, src_offset: u64, len: u64) -> io::Result<()> {
+        fstree::copy_file_range_all(src, src_offset, self, offset, len)
     }
 }
 

@@ -31,6 +31,13 @@ pub trait ContentSource: Send + Sync + fmt::Debug {
 
     /// Fill `buf` from `offset`; a short read happens only at end of file.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize>;
+
+    /// The host file holding these bytes at the same offsets, if there is
+    /// one: a writer may then copy them file to file in the kernel instead
+    /// of reading them into memory. The default: none.
+    fn host_file(&self) -> Option<&File> {
+        None
+    }
 }
 
 /// Shared handle to a file's contents.
@@ -211,6 +218,9 @@ impl ContentSource for HostFile {
     fn data_ranges(&self) -> io::Result<Vec<(u64, u64)>> {
         host_data_ranges(self.file()?, self.len)
     }
+    fn host_file(&self) -> Option<&File> {
+        self.file().ok()
+    }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
         if offset >= self.len {
             return Ok(0);
@@ -277,4 +287,42 @@ pub fn host_data_ranges(f: &File, len: u64) -> io::Result<Vec<(u64, u64)>> {
         pos = hole;
     }
     Ok(out)
+}
+
+/// Copy `len` bytes between files with `copy_file_range` (in the kernel,
+/// without passing through this process), falling back to reading and
+/// writing where the kernel refuses (another filesystem type, old kernel).
+pub fn copy_file_range_all(
+    src: &File,
+    mut src_off: u64,
+    dst: &File,
+    mut dst_off: u64,
+    len: u64,
+) -> io::Result<()> {
+    use rustix::io::Errno;
+    let end = src_off + len;
+    while src_off < end {
+        let want = (end - src_off).min(1 << 30) as usize;
+        match rustix::fs::copy_file_range(src, Some(&mut src_off), dst, Some(&mut dst_off), want) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("source ends at {src_off}, expected {end} bytes"),
+                ));
+            }
+            Ok(_) => {}
+            Err(Errno::XDEV | Errno::NOSYS | Errno::INVAL | Errno::OPNOTSUPP) => {
+                let mut buf = vec![0u8; (end - src_off).min(1 << 20) as usize];
+                while src_off < end {
+                    let k = ((end - src_off) as usize).min(buf.len());
+                    src.read_exact_at(&mut buf[..k], src_off)?;
+                    dst.write_all_at(&buf[..k], dst_off)?;
+                    src_off += k as u64;
+                    dst_off += k as u64;
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }

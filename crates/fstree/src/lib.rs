@@ -12,7 +12,9 @@ mod path;
 
 use std::collections::BTreeMap;
 
-pub use content::{Bytes, Content, ContentSource, HostFile, Sparse, host_data_ranges};
+pub use content::{
+    Bytes, Content, ContentSource, HostFile, Sparse, copy_file_range_all, host_data_ranges,
+};
 pub use path::{NamePath, PathError};
 
 /// Index of an inode in its [`Tree`].

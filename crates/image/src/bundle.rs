@@ -175,26 +175,15 @@ impl Out {
         }
     }
 
-    /// Write it at `path` (named `name` in the bundle; a copy is there
-    /// already) and return its record.
-    fn write(
-        &self,
-        path: &Path,
-        name: &str,
-        inputs: &[FileRecord],
-    ) -> Result<FileRecord, ImageError> {
+    /// Its record as `name` in the bundle (a copy's is its input's).
+    fn record(&self, name: &str, inputs: &[FileRecord]) -> FileRecord {
         match self {
-            Out::Mem(b) => {
-                std::fs::write(path, b.as_slice()).map_err(ImageError::io(path))?;
-                Ok(sha_bytes(Path::new(name), b))
-            }
-            Out::Copy(_, idx) => {
-                // Same bytes as the input: same digest.
-                Ok(FileRecord {
-                    path: name.to_string(),
-                    ..inputs[*idx].clone()
-                })
-            }
+            Out::Mem(b) => sha_bytes(Path::new(name), b),
+            // Same bytes as the input: same digest.
+            Out::Copy(_, idx) => FileRecord {
+                path: name.to_string(),
+                ..inputs[*idx].clone()
+            },
         }
     }
 }
@@ -662,22 +651,30 @@ pub fn build(
         format!("service-{}.json", def.service_tag),
         Out::Mem(Arc::new(vmdef::openxt::template_json(&def)?.into_bytes())),
     );
-    let inputs = inputs.join()?;
-
     // The disk is the one output not in memory: hash it from the file on
-    // a second core while the others are written and hashed here.
+    // a second core while the other outputs are written and the inputs'
+    // threads finish.
     let disk_path = tmp.path().join(&disk_name);
-    let mut outputs = std::thread::scope(|scope| -> Result<Vec<FileRecord>, ImageError> {
-        let disk_sha = scope.spawn(|| sha_file(&disk_path));
-        let mut outputs = vec![];
-        for (name, data) in &files {
-            outputs.push(data.write(&tmp.path().join(name), name, &inputs)?);
-        }
-        let mut r = disk_sha.join().expect("hashing thread panicked")?;
-        r.path = disk_name.clone();
-        outputs.push(r);
-        Ok(outputs)
-    })?;
+    let (inputs, mut outputs) = std::thread::scope(
+        |scope| -> Result<(Vec<FileRecord>, Vec<FileRecord>), ImageError> {
+            let disk_sha = scope.spawn(|| sha_file(&disk_path));
+            for (name, data) in &files {
+                if let Out::Mem(b) = data {
+                    let p = tmp.path().join(name);
+                    std::fs::write(&p, b.as_slice()).map_err(ImageError::io(&p))?;
+                }
+            }
+            let inputs = inputs.join()?;
+            let mut outputs = vec![];
+            for (name, data) in &files {
+                outputs.push(data.record(name, &inputs));
+            }
+            let mut r = disk_sha.join().expect("hashing thread panicked")?;
+            r.path = disk_name.clone();
+            outputs.push(r);
+            Ok((inputs, outputs))
+        },
+    )?;
     outputs.sort_by(|a, b| a.path.cmp(&b.path));
     let report = BundleReport {
         name: spec.name.clone(),

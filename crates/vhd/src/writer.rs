@@ -339,33 +339,68 @@ impl DynamicWriter {
             )));
         }
         self.flush_current()?;
-        let bs = self.header.block_size as u64;
-        let bl = self.bitmap_len();
         while !data.is_empty() {
-            let idx = (offset / bs) as usize;
-            if self.bat[idx] == BAT_UNUSED {
-                let mut at = self.next;
-                if self.align {
-                    at = (at + bl as u64).next_multiple_of(4096) - bl as u64;
-                }
-                self.file
-                    .write_all_at(&self.buf[..bl], at)
-                    .map_err(|e| os_err(&self.path, e))?;
-                self.bat[idx] = (at / SECTOR) as u32;
-                self.next = at + self.buf.len() as u64;
-                self.placed = true;
-                self.last = self.last.max(Some(idx as u32));
-            }
-            let within = offset % bs;
-            let n = data.len().min((bs - within) as usize);
-            let at = self.bat[idx] as u64 * SECTOR + bl as u64 + within;
+            let (at, n) = self.place(offset, data.len() as u64)?;
             self.file
-                .write_all_at(&data[..n], at)
+                .write_all_at(&data[..n as usize], at)
                 .map_err(|e| os_err(&self.path, e))?;
-            offset += n as u64;
-            data = &data[n..];
+            offset += n;
+            data = &data[n as usize..];
         }
         Ok(())
+    }
+
+    /// [`write_anywhere`](Self::write_anywhere) with `len` bytes of `src`
+    /// from `src_offset`, copied file to file in the kernel.
+    pub fn copy_anywhere(
+        &mut self,
+        mut offset: u64,
+        src: &File,
+        mut src_offset: u64,
+        mut len: u64,
+    ) -> Result<()> {
+        if offset.saturating_add(len) > self.footer.current_size {
+            return Err(Error::Invalid(format!(
+                "write of {len} bytes at {offset} is past the {}-byte disk",
+                self.footer.current_size
+            )));
+        }
+        self.flush_current()?;
+        while len > 0 {
+            let (at, n) = self.place(offset, len)?;
+            fstree::copy_file_range_all(src, src_offset, &self.file, at, n)
+                .map_err(|e| os_err(&self.path, e))?;
+            offset += n;
+            src_offset += n;
+            len -= n;
+        }
+        Ok(())
+    }
+
+    /// Where virtual `offset` lives in the file, placing its block if it has
+    /// none yet, and how many of `len` bytes fit in that block.
+    fn place(&mut self, offset: u64, len: u64) -> Result<(u64, u64)> {
+        let bs = self.header.block_size as u64;
+        let bl = self.bitmap_len();
+        let idx = (offset / bs) as usize;
+        if self.bat[idx] == BAT_UNUSED {
+            let mut at = self.next;
+            if self.align {
+                at = (at + bl as u64).next_multiple_of(4096) - bl as u64;
+            }
+            self.file
+                .write_all_at(&self.buf[..bl], at)
+                .map_err(|e| os_err(&self.path, e))?;
+            self.bat[idx] = (at / SECTOR) as u32;
+            self.next = at + self.buf.len() as u64;
+            self.placed = true;
+            self.last = self.last.max(Some(idx as u32));
+        }
+        let within = offset % bs;
+        Ok((
+            self.bat[idx] as u64 * SECTOR + bl as u64 + within,
+            len.min(bs - within),
+        ))
     }
 
     /// A buffer shaped for [`put_block`](Self::put_block): the block's

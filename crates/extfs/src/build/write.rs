@@ -225,6 +225,16 @@ fn copy_files(
                         source: std::io::Error::other("data ranges changed while building"),
                     })?;
                 let run_end = (r.logical + r.len) * bs;
+                let phys = r.phys * bs + (pos - r.logical * bs);
+                if let Some(f) = src.host_file() {
+                    // A host file: copied file to file in the kernel.
+                    let n = end.min(run_end) - pos;
+                    out.copy_from(phys, f, pos, n).map_err(read_err)?;
+                    pos += n;
+                    done += n;
+                    progress(done.min(total), total);
+                    continue;
+                }
                 let n = (end.min(run_end) - pos).min(COPY_CHUNK as u64) as usize;
                 let mut got = 0;
                 while got < n {
@@ -242,7 +252,6 @@ fn copy_files(
                     }
                     got += k;
                 }
-                let phys = r.phys * bs + (pos - r.logical * bs);
                 out.write_at(phys, &buf[..n])?;
                 pos += n as u64;
                 done += n as u64;

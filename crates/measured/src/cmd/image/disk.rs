@@ -143,6 +143,36 @@ impl extfs::sink::BlockSink for VhdSink {
         }
         .map_err(std::io::Error::other)
     }
+
+    fn copy_from(
+        &mut self,
+        offset: u64,
+        src: &std::fs::File,
+        src_offset: u64,
+        len: u64,
+    ) -> std::io::Result<()> {
+        match self {
+            VhdSink::Dynamic(w) => w
+                .copy_anywhere(offset, src, src_offset, len)
+                .map_err(std::io::Error::other),
+            // A fixed VHD skips zero runs to stay sparse: it reads them.
+            VhdSink::Fixed(_) => {
+                let mut buf = vec![0u8; len.min(1 << 20) as usize];
+                let mut done = 0u64;
+                while done < len {
+                    let k = ((len - done) as usize).min(buf.len());
+                    std::os::unix::fs::FileExt::read_exact_at(
+                        src,
+                        &mut buf[..k],
+                        src_offset + done,
+                    )?;
+                    self.write_at(offset + done, &buf[..k])?;
+                    done += k as u64;
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 #[cfg(test)]
