@@ -93,7 +93,9 @@ fn graft_copies_a_subtree_keeping_hard_links_and_replacing_entries() {
     let mut src = Tree::new(meta(0o755));
     let d = NamePath::parse("/lib/modules/6.1").unwrap();
     src.mkdir_p(&d.join(b"kernel"), &meta(0o755)).unwrap();
-    let a = src.put(&d.join(b"kernel").join(b"a.ko"), file(b"A")).unwrap();
+    let a = src
+        .put(&d.join(b"kernel").join(b"a.ko"), file(b"A"))
+        .unwrap();
     let kdir = src.lookup(&d.join(b"kernel")).unwrap();
     src.link(kdir, b"a-link.ko", a).unwrap();
     src.put(&d.join(b"modules.dep"), file(b"new dep")).unwrap();
@@ -110,7 +112,10 @@ fn graft_copies_a_subtree_keeping_hard_links_and_replacing_entries() {
         dst.lookup(&k.join(b"a-link.ko")).unwrap(),
     );
     assert_eq!(x, y, "a hard link stays one inode");
-    let Kind::File(c) = &dst.inode(dst.lookup(&at.join(b"modules.dep")).unwrap()).kind else {
+    let Kind::File(c) = &dst
+        .inode(dst.lookup(&at.join(b"modules.dep")).unwrap())
+        .kind
+    else {
         panic!("modules.dep is a file");
     };
     assert_eq!(c.read_all().unwrap(), b"new dep");

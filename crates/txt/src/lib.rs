@@ -7,6 +7,7 @@
 
 pub mod acm;
 pub mod agile;
+mod da12;
 pub mod error;
 pub mod hexser;
 pub mod mle;

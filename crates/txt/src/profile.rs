@@ -116,6 +116,10 @@ pub struct Profile {
     /// TPM 1.2 legacy: `SinitMleData.LcpPolicyHash` (20 bytes).
     #[serde(default, with = "opt_hex")]
     pub lcp_policy_hash: Option<Vec<u8>>,
+    /// TPM 1.2 details/authorities: the digest SINIT extends as event 0x40D
+    /// ELEMENTS_HASH (20 bytes; absent = 20 zero bytes, as with no LCP).
+    #[serde(default, with = "opt_hex")]
+    pub lcp_elements_hash: Option<Vec<u8>>,
 }
 
 fn default_mapping() -> PcrMapping {
@@ -179,6 +183,7 @@ impl Profile {
             mseg_valid: 0,
             stm_hash: None,
             lcp_policy_hash: None,
+            lcp_elements_hash: None,
         }
     }
 
