@@ -28,6 +28,14 @@ fn measured(args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
+/// `measured policy tpm12 --pcrs FILE --select 17,18`: the digestAtRelease.
+fn policy_tpm12(pcrs: &str) -> [u8; 20] {
+    let out = measured(&["policy", "tpm12", "--pcrs", pcrs, "--select", "17,18"]);
+    hex20(&Value::String(
+        String::from_utf8(out).unwrap().trim().into(),
+    ))
+}
+
 fn write_inputs(d: &Path) {
     let profile = "tpm = \"1.2\"\nbanks = [\"sha1\"]\npcr_mapping = \"legacy\"\n\
                    sinit_mle_data_version = 7\ntcg_log_format = false\nscrtm_status = 1\n\
@@ -87,23 +95,18 @@ fn tpm12_secret_sealed_with_measured_policy_tpm12_unseals_after_the_predicted_la
         &p("initrd"),
     ]);
     let prediction: Value = serde_json::from_slice(&out).unwrap();
-    // `drtm predict` lists PCR -> bank; `policy tpm12 --pcrs` reads bank -> PCR.
     let pcrs = &prediction["pcrs"];
-    let values = serde_json::json!({
+    // `policy tpm12` reads predict's output as it is.
+    std::fs::write(d.join("prediction.json"), &out).unwrap();
+    let digest = policy_tpm12(&p("prediction.json"));
+    // Its PCR-first `pcrs` alone, and the same values bank-first, give the same digest.
+    std::fs::write(d.join("pcr-first.json"), pcrs.to_string()).unwrap();
+    assert_eq!(policy_tpm12(&p("pcr-first.json")), digest);
+    let bank_first = serde_json::json!({
         "sha1": { "17": pcrs["17"]["sha1"], "18": pcrs["18"]["sha1"] }
     });
-    std::fs::write(d.join("pcrs.json"), values.to_string()).unwrap();
-    let digest = measured(&[
-        "policy",
-        "tpm12",
-        "--pcrs",
-        &p("pcrs.json"),
-        "--select",
-        "17,18",
-    ]);
-    let digest = hex20(&Value::String(
-        String::from_utf8(digest).unwrap().trim().into(),
-    ));
+    std::fs::write(d.join("bank-first.json"), bank_first.to_string()).unwrap();
+    assert_eq!(policy_tpm12(&p("bank-first.json")), digest);
 
     let tpm = Swtpm12::start().unwrap();
     let data_auth = [0x42; 20];
@@ -124,4 +127,25 @@ fn tpm12_secret_sealed_with_measured_policy_tpm12_unseals_after_the_predicted_la
     tpm.extend(18, &[1; 20]).unwrap();
     tpm.set_locality(0).unwrap();
     assert!(wrong_pcrs(tpm.unseal(&sealed, &data_auth).unwrap_err()));
+}
+
+#[test]
+fn policy_tpm12_rejects_pcr_first_json_whose_pcr_is_not_an_object_naming_file_and_pcr() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("bad.json");
+    std::fs::write(&f, r#"{"17": "00"}"#).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_measured"))
+        .args([
+            "policy",
+            "tpm12",
+            "--pcrs",
+            f.to_str().unwrap(),
+            "--select",
+            "17",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.json") && err.contains("PCR 17"), "{err}");
 }
