@@ -174,3 +174,40 @@ pub(crate) fn sinit_events(
         ),
     ])
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::sinit::{CapsInputs, os_sinit_caps};
+    use crate::version::TbootVersion;
+
+    /// tboot 1.10.x MLE caps (0x627) on TPM 1.2; expectations worked by hand
+    /// through `init_txt_heap`: drop wake/DA/log bits (0x404), take MONITOR
+    /// wake (0x406), clear ECX page table (0x402), then choose the mapping.
+    fn caps(sinit_caps: u32, pcr_map_da: bool, patch: u16) -> Option<u32> {
+        os_sinit_caps(CapsInputs {
+            mle_caps: 0x627,
+            sinit_caps,
+            version: TbootVersion::new(1, 10, patch),
+            tpm2: false,
+            pcr_map_da,
+            tcg_log: false,
+        })
+    }
+
+    #[test]
+    fn tpm12_mapping_is_negotiated_as_tboot_does() {
+        // D/A asked for and offered: no-legacy and D/A bits.
+        assert_eq!(caps(0x23, true, 5), Some(0x432));
+        // Not asked for, legacy offered: legacy.
+        assert_eq!(caps(0x23, false, 5), Some(0x402));
+        // Asked for but not offered: tboot silently keeps legacy.
+        assert_eq!(caps(0x03, true, 5), Some(0x402));
+        // The SINIT has no legacy mapping: D/A whatever was asked.
+        assert_eq!(caps(0x33, false, 5), Some(0x432));
+        // CBnT SINIT forces D/A from tboot 1.10.1 on, not before.
+        assert_eq!(caps(0x423, false, 1), Some(0x432));
+        assert_eq!(caps(0x423, false, 0), Some(0x402));
+        // Neither mapping usable: tboot refuses to launch.
+        assert_eq!(caps(0x13, true, 5), None);
+    }
+}
