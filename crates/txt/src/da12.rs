@@ -67,19 +67,15 @@ pub(crate) fn sinit_events(
     let lcp_hash = fixed20(&p.lcp_policy_hash, "lcp_policy_hash")?;
     // The key's byte convention is unverified (spec §11.6): a digest captured
     // from system A's log wins over the one derived from the ACM header.
-    let pubkey = if p.sinit_pubkey_digests.contains_key(&HashAlg::Sha1) {
-        captured(
+    let (pubkey, pubkey_source) = if p.sinit_pubkey_digests.contains_key(&HashAlg::Sha1) {
+        let d = captured(
             &p.sinit_pubkey_digests,
             &[HashAlg::Sha1],
             "sinit_pubkey_digests",
-        )?
+        )?;
+        (d, "profile")
     } else {
-        sha1_of(acm.rsa_public_key())
-    };
-    let pubkey_source = if p.sinit_pubkey_digests.is_empty() {
-        "acm"
-    } else {
-        "profile"
+        (sha1_of(acm.rsa_public_key()), "acm")
     };
     Ok(vec![
         ev(

@@ -251,6 +251,11 @@ fn swtpm12_da_launch_reads_back_the_predicted_pcr17_to_19() {
             digest_of(evtype::LCP_HASH),
             prof.lcp_policy_hash.clone().unwrap()
         );
+        // SINIT_PUBKEY_HASH: SHA-1 of the v0.0 header's 256-byte RSAPubKey at offset 128.
+        assert_eq!(
+            digest_of(evtype::SINIT_PUBKEY_HASH),
+            HashAlg::Sha1.digest(&i.acm[128..128 + 256])
+        );
         launch(&tpm, &p);
         for pcr in [17, 18, 19] {
             assert_eq!(
@@ -274,6 +279,18 @@ fn tpm12_da_without_lcp_or_stm_extends_zero_digests_not_hashes_of_zero() {
         let e = p.events.iter().find(|e| e.event_type == t).unwrap();
         assert_eq!(sha1_digest(e), [0; 20], "{}", e.name);
     }
+    // A SINIT key digest captured from system A wins over the ACM's.
+    let captured = HashAlg::Sha1.digest(b"system A SINIT key");
+    i.profile
+        .sinit_pubkey_digests
+        .insert(HashAlg::Sha1, hex::encode(&captured));
+    let p = txt::predict(&i).unwrap();
+    let e = p
+        .events
+        .iter()
+        .find(|e| e.event_type == evtype::SINIT_PUBKEY_HASH)
+        .unwrap();
+    assert_eq!(sha1_digest(e).to_vec(), captured);
     // A SINIT without D/A keeps the legacy mapping even when D/A is asked for.
     let legacy = txt::predict(&da_inputs(0x03, PcrMapping::Da, dir.path())).unwrap();
     assert_eq!(legacy.os_sinit_caps & 0x30, 0);
