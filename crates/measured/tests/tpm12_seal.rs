@@ -1,9 +1,10 @@
 //! The TPM 1.2 sealing workflow through the binary, checked by swtpm: `measured
-//! drtm predict` for a TPM 1.2 (legacy mapping) platform, `measured policy tpm12`
-//! turns the predicted PCR17+18 into a digestAtRelease, a secret is sealed with
-//! it on a swtpm TPM 1.2 before the launch, the launch is replayed on the TPM
-//! from the predicted events at their localities, and TPM_Unseal returns the
-//! secret; one more PCR18 extend and the TPM refuses with TPM_WRONGPCRVAL.
+//! drtm predict` for a TPM 1.2 platform (legacy and details/authorities
+//! mappings), `measured policy tpm12` reads its JSON output as it is and turns
+//! the predicted PCR17+18 into a digestAtRelease, a secret is sealed with it on
+//! a swtpm TPM 1.2 before the launch, the launch is replayed on the TPM from the
+//! predicted events at their localities, and TPM_Unseal returns the secret; one
+//! more extend of the MLE's PCR and the TPM refuses with TPM_WRONGPCRVAL.
 
 use std::path::Path;
 use std::process::Command;
@@ -28,11 +29,28 @@ fn measured(args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
-fn write_inputs(d: &Path) {
-    let profile = "tpm = \"1.2\"\nbanks = [\"sha1\"]\npcr_mapping = \"legacy\"\n\
-                   sinit_mle_data_version = 7\ntcg_log_format = false\nscrtm_status = 1\n\
-                   lcp_policy_control = 4\n\
-                   bios_acm_id = \"80000000201010220000b001ffffffffffffffff\"\n";
+/// `measured policy tpm12 --pcrs FILE --select 17,18`: the digestAtRelease.
+fn policy_tpm12(pcrs: &str) -> [u8; 20] {
+    let out = measured(&["policy", "tpm12", "--pcrs", pcrs, "--select", "17,18"]);
+    hex20(&Value::String(
+        String::from_utf8(out).unwrap().trim().into(),
+    ))
+}
+
+/// The legacy-mapping platform.
+const LEGACY: &str = "pcr_mapping = \"legacy\"\n";
+/// A details/authorities platform: `pcr_map=da` with a SINIT offering it
+/// (caps: MONITOR/GETSEC wake, D/A) and the 20 raw bytes of its AUX index.
+const DA: &str = "pcr_mapping = \"da\"\nsinit_capabilities = 0x23\n\
+                  biosac_reg_data = \"00112233445566778899aabbccddeeff00112233\"\n";
+
+fn write_inputs(d: &Path, mapping: &str) {
+    let profile = format!(
+        "tpm = \"1.2\"\nbanks = [\"sha1\"]\n{mapping}\
+         sinit_mle_data_version = 7\ntcg_log_format = false\nscrtm_status = 1\n\
+         lcp_policy_control = 4\n\
+         bios_acm_id = \"80000000201010220000b001ffffffffffffffff\"\n"
+    );
     std::fs::write(d.join("profile.toml"), profile).unwrap();
     std::fs::write(d.join("vmlinuz"), b"kernel".repeat(10_000)).unwrap();
     std::fs::write(d.join("initrd"), b"initrd".repeat(10_000)).unwrap();
@@ -63,9 +81,20 @@ fn launch(tpm: &Swtpm12, events: &[Value]) {
 
 #[test]
 fn tpm12_secret_sealed_with_measured_policy_tpm12_unseals_after_the_predicted_launch() {
+    seal_predict_launch_unseal(LEGACY, 18);
+}
+
+#[test]
+fn tpm12_da_secret_sealed_with_measured_policy_tpm12_unseals_after_the_predicted_launch() {
+    seal_predict_launch_unseal(DA, 17);
+}
+
+/// Predict with the binary for `mapping`, seal to its PCR17+18, launch on
+/// swtpm, unseal; then one more extend of `mle_pcr` and the TPM refuses.
+fn seal_predict_launch_unseal(mapping: &str, mle_pcr: u32) {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    write_inputs(d);
+    write_inputs(d, mapping);
     let p = |f: &str| d.join(f).to_str().unwrap().to_string();
     measured(&["drtm", "synth-acm", "-o", &p("sinit.bin")]);
     let kernel = format!("{}:console=hvc0 root=/dev/xvda1", p("vmlinuz"));
@@ -87,23 +116,25 @@ fn tpm12_secret_sealed_with_measured_policy_tpm12_unseals_after_the_predicted_la
         &p("initrd"),
     ]);
     let prediction: Value = serde_json::from_slice(&out).unwrap();
-    // `drtm predict` lists PCR -> bank; `policy tpm12 --pcrs` reads bank -> PCR.
     let pcrs = &prediction["pcrs"];
-    let values = serde_json::json!({
+    let mle = prediction["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "MLE_HASH")
+        .unwrap();
+    assert_eq!(mle["pcr"].as_u64(), Some(mle_pcr as u64), "{mapping}");
+    // `policy tpm12` reads predict's output as it is.
+    std::fs::write(d.join("prediction.json"), &out).unwrap();
+    let digest = policy_tpm12(&p("prediction.json"));
+    // Its PCR-first `pcrs` alone, and the same values bank-first, give the same digest.
+    std::fs::write(d.join("pcr-first.json"), pcrs.to_string()).unwrap();
+    assert_eq!(policy_tpm12(&p("pcr-first.json")), digest);
+    let bank_first = serde_json::json!({
         "sha1": { "17": pcrs["17"]["sha1"], "18": pcrs["18"]["sha1"] }
     });
-    std::fs::write(d.join("pcrs.json"), values.to_string()).unwrap();
-    let digest = measured(&[
-        "policy",
-        "tpm12",
-        "--pcrs",
-        &p("pcrs.json"),
-        "--select",
-        "17,18",
-    ]);
-    let digest = hex20(&Value::String(
-        String::from_utf8(digest).unwrap().trim().into(),
-    ));
+    std::fs::write(d.join("bank-first.json"), bank_first.to_string()).unwrap();
+    assert_eq!(policy_tpm12(&p("bank-first.json")), digest);
 
     let tpm = Swtpm12::start().unwrap();
     let data_auth = [0x42; 20];
@@ -121,7 +152,28 @@ fn tpm12_secret_sealed_with_measured_policy_tpm12_unseals_after_the_predicted_la
     }
     assert_eq!(tpm.unseal(&sealed, &data_auth).unwrap(), b"disk key");
     tpm.set_locality(2).unwrap();
-    tpm.extend(18, &[1; 20]).unwrap();
+    tpm.extend(mle_pcr, &[1; 20]).unwrap();
     tpm.set_locality(0).unwrap();
     assert!(wrong_pcrs(tpm.unseal(&sealed, &data_auth).unwrap_err()));
+}
+
+#[test]
+fn policy_tpm12_rejects_pcr_first_json_whose_pcr_is_not_an_object_naming_file_and_pcr() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("bad.json");
+    std::fs::write(&f, r#"{"17": "00"}"#).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_measured"))
+        .args([
+            "policy",
+            "tpm12",
+            "--pcrs",
+            f.to_str().unwrap(),
+            "--select",
+            "17",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.json") && err.contains("PCR 17"), "{err}");
 }

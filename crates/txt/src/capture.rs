@@ -124,7 +124,29 @@ pub fn capture_log(log: &TxtLog) -> Result<Capture> {
         }
         // PCR18 repeats PCR17's values: the first occurrence decides.
         let seen = |f: &str| from.contains(f);
+        // TPM 1.2 details/authorities: these four extend 20 raw bytes (the
+        // value itself, zeros for "none"), so the digest is the value.
+        let da12 = !tpm2 && p.pcr_mapping == PcrMapping::Da;
+        let raw = || e.digests.get(&HashAlg::Sha1).map(|d| d.0.clone());
         match e.event_type {
+            evtype::BIOSAC_REG_DATA if da12 && !seen("biosac_reg_data") => {
+                p.biosac_reg_data = raw();
+                from.insert("biosac_reg_data");
+            }
+            evtype::ELEMENTS_HASH if da12 && !seen("lcp_elements_hash") => {
+                p.lcp_elements_hash = raw();
+                from.insert("lcp_elements_hash");
+            }
+            evtype::STM_HASH if da12 && !seen("stm_hash") => {
+                p.stm_hash = raw();
+                from.insert("stm_hash");
+            }
+            evtype::LCP_HASH if da12 && !seen("lcp_policy_hash") => {
+                p.lcp_policy_hash = raw();
+                from.insert("lcp_policy_hash");
+            }
+            evtype::ELEMENTS_HASH | evtype::LCP_HASH if da12 => {}
+            evtype::STM_HASH if da12 => {}
             evtype::BIOSAC_REG_DATA if !seen("biosac_reg_data") => {
                 if e.data.0.len() == 32 && hashes_of(e, &e.data.0) {
                     p.biosac_reg_data = Some(e.data.0.clone());

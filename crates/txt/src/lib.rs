@@ -8,6 +8,7 @@
 pub mod acm;
 pub mod agile;
 pub mod capture;
+mod da12;
 pub mod diff;
 pub mod error;
 pub mod hexser;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use tcg::HashAlg;
 
 use crate::acm::Acm;
+use crate::da12;
 use crate::error::{Error, Result};
 use crate::hexser::Hex;
 use crate::mle::MleImage;
@@ -123,7 +124,7 @@ fn all_banks(banks: &[HashAlg], data: &[u8]) -> BTreeMap<HashAlg, Hex> {
     banks.iter().map(|&b| (b, Hex(b.digest(data)))).collect()
 }
 
-fn captured(
+pub(crate) fn captured(
     map: &CapturedDigests,
     banks: &[HashAlg],
     field: &'static str,
@@ -165,7 +166,7 @@ fn measured_or_captured<'a>(
     }
 }
 
-fn ev(
+pub(crate) fn ev(
     pcr: u32,
     event_type: u32,
     name: &str,
@@ -183,7 +184,7 @@ fn ev(
     }
 }
 
-fn fixed20(v: &Option<Vec<u8>>, field: &'static str) -> Result<[u8; 20]> {
+pub(crate) fn fixed20(v: &Option<Vec<u8>>, field: &'static str) -> Result<[u8; 20]> {
     match v {
         None => Ok([0; 20]),
         Some(b) => b.as_slice().try_into().map_err(|_| Error::Invalid {
@@ -211,13 +212,7 @@ pub fn predict_with_progress(
             msg: "banks is empty".into(),
         });
     }
-    let da = tpm2 || p.pcr_mapping == PcrMapping::Da;
-    if !tpm2 && da {
-        return Err(Error::Invalid {
-            what: "profile",
-            msg: "TPM 1.2 with the details/authorities mapping is not supported yet".into(),
-        });
-    }
+    let prefer_da = tpm2 || p.pcr_mapping == PcrMapping::Da;
     let acm = Acm::parse(&inputs.acm)?;
     let mle = MleImage::load(&inputs.tboot)?;
     let version = p.tboot_version.unwrap_or_else(|| {
@@ -231,7 +226,7 @@ pub fn predict_with_progress(
             sinit_caps,
             version,
             tpm2,
-            pcr_map_da: da,
+            pcr_map_da: prefer_da,
             tcg_log: p.tcg_log_format,
         })
         .ok_or_else(|| Error::Invalid {
@@ -241,6 +236,9 @@ pub fn predict_with_progress(
             ),
         })?,
     };
+    // tboot's g_using_da: on TPM 1.2 the negotiated caps decide (a SINIT
+    // without the legacy mapping forces D/A, one without D/A forces legacy).
+    let da = tpm2 || caps & sinit::CAPS_PCR_MAP_DA != 0;
     let caps_le = caps.to_le_bytes();
     let mut events = Vec::new();
 
@@ -386,6 +384,9 @@ pub fn predict_with_progress(
             &[],
             "profile",
         ));
+    } else if da {
+        let mle = mle_digests[&HashAlg::Sha1].0.clone();
+        events.extend(da12::sinit_events(p, &acm, &hs_data, caps, mle)?);
     } else {
         let legacy = LegacySinitData {
             version: p.sinit_mle_data_version,

@@ -131,6 +131,10 @@ pub struct Profile {
     /// predicted logs are written in it unless told otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_format: Option<TxtLogFormat>,
+    /// TPM 1.2 details/authorities: the digest SINIT extends as event 0x40D
+    /// ELEMENTS_HASH (20 bytes; absent = 20 zero bytes, as with no LCP).
+    #[serde(default, with = "opt_hex")]
+    pub lcp_elements_hash: Option<Vec<u8>>,
 }
 
 fn default_mapping() -> PcrMapping {
@@ -198,6 +202,7 @@ impl Profile {
             lcp_details_digests: BTreeMap::new(),
             lcp_authorities_digests: BTreeMap::new(),
             log_format: None,
+            lcp_elements_hash: None,
         }
     }
 

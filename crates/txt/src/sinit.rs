@@ -21,12 +21,16 @@ pub mod evtype {
     pub const CPU_SCRTM_STAT: u32 = 0x40b;
     /// LCP policy control.
     pub const LCP_CONTROL_HASH: u32 = 0x40c;
+    /// LCP element hashes (TPM 1.2 details/authorities).
+    pub const ELEMENTS_HASH: u32 = 0x40d;
     /// STM measurement.
     pub const STM_HASH: u32 = 0x40e;
     /// `OsSinitData.Capabilities`.
     pub const OSSINITDATA_CAP_HASH: u32 = 0x40f;
     /// SINIT public key.
     pub const SINIT_PUBKEY_HASH: u32 = 0x410;
+    /// LCP policy hash (TPM 1.2 details/authorities).
+    pub const LCP_HASH: u32 = 0x411;
     /// LCP details (TPM 2.0).
     pub const LCP_DETAILS_HASH: u32 = 0x412;
     /// LCP authorities (TPM 2.0).
@@ -48,11 +52,11 @@ pub mod evtype {
             BIOSAC_REG_DATA => "BIOSAC_REG_DATA",
             CPU_SCRTM_STAT => "CPU_SCRTM_STAT",
             LCP_CONTROL_HASH => "LCP_CONTROL_HASH",
-            0x40d => "ELEMENTS_HASH",
+            ELEMENTS_HASH => "ELEMENTS_HASH",
             STM_HASH => "STM_HASH",
             OSSINITDATA_CAP_HASH => "OSSINITDATA_CAP_HASH",
             SINIT_PUBKEY_HASH => "SINIT_PUBKEY_HASH",
-            0x411 => "LCP_HASH",
+            LCP_HASH => "LCP_HASH",
             LCP_DETAILS_HASH => "LCP_DETAILS_HASH",
             LCP_AUTHORITIES_HASH => "LCP_AUTHORITIES_HASH",
             NV_INFO_HASH => "NV_INFO_HASH",
@@ -126,6 +130,9 @@ pub struct CapsInputs {
     /// The log will be TCG agile format (TPM 2.0).
     pub tcg_log: bool,
 }
+
+/// `OsSinitData.Capabilities` bit 5: TPM 1.2 details/authorities mapping.
+pub const CAPS_PCR_MAP_DA: u32 = 1 << 5;
 
 /// Emulate tboot's `init_txt_heap` capability negotiation (spec §4.3).
 /// Returns `None` when tboot would refuse to launch (no usable mapping).

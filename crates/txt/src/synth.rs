@@ -190,6 +190,8 @@ pub enum DemoPlatform {
     Tpm2FixedSha256,
     /// TPM 1.2, legacy PCR mapping, SinitMleData version 8.
     Tpm12Legacy,
+    /// TPM 1.2, details/authorities mapping (asked for, offered by SINIT).
+    Tpm12Da,
 }
 
 /// A complete launch with synthetic artifacts and distinct platform values,
@@ -228,11 +230,26 @@ pub fn demo_launch(platform: DemoPlatform) -> crate::LaunchInputs {
             p.stm_hash = Some(vec![0x5a; 20]);
             p.lcp_policy_hash = Some(vec![0xa5; 20]);
         }
+        DemoPlatform::Tpm12Da => {
+            p.tpm = TpmFamily::Tpm12;
+            p.banks = vec![HashAlg::Sha1];
+            p.pcr_mapping = PcrMapping::Da;
+            p.sinit_mle_data_version = 8;
+            p.tcg_log_format = false;
+            p.nv_info_digests.clear();
+            p.sinit_pubkey_digests.retain(|a, _| *a == HashAlg::Sha1);
+            // TPM 1.2 D/A extends these 20-byte values raw.
+            p.biosac_reg_data = Some(vec![0x11; 20]);
+            p.lcp_elements_hash = Some(vec![0x3c; 20]);
+            p.stm_hash = Some(vec![0x5a; 20]);
+            p.lcp_policy_hash = Some(vec![0xa5; 20]);
+        }
     }
-    let caps = if platform == DemoPlatform::Tpm12Legacy {
-        0x0000_0001
-    } else {
-        0x0000_0201
+    let caps = match platform {
+        DemoPlatform::Tpm12Legacy => 0x0000_0001,
+        // GETSEC wake, and details/authorities offered (bit 5).
+        DemoPlatform::Tpm12Da => 0x0000_0021,
+        _ => 0x0000_0201,
     };
     crate::LaunchInputs {
         profile: p,

@@ -81,6 +81,26 @@ fn captured_profile_reproduces_the_pcrs_of_a_tpm12_container() {
     assert_eq!(c.profile.sinit_mle_data_version, 8);
 }
 
+#[test]
+fn captured_profile_reproduces_the_pcrs_of_a_tpm12_details_authorities_container() {
+    round_trip(DemoPlatform::Tpm12Da, TxtLogFormat::Container);
+    let inputs = demo_launch(DemoPlatform::Tpm12Da);
+    let pred = txt::predict(&inputs).unwrap();
+    assert!(
+        pred.events
+            .iter()
+            .any(|e| e.event_type == evtype::ELEMENTS_HASH),
+        "the launch used the details/authorities mapping"
+    );
+    let log = txtlog::parse(&txtlog::write_container(&pred.events).unwrap(), None).unwrap();
+    let c = capture_log(&log).unwrap();
+    assert_eq!(c.profile.pcr_mapping, txt::profile::PcrMapping::Da);
+    assert_eq!(c.profile.biosac_reg_data, Some(vec![0x11; 20]));
+    assert_eq!(c.profile.lcp_elements_hash, Some(vec![0x3c; 20]));
+    assert_eq!(c.profile.stm_hash, Some(vec![0x5a; 20]));
+    assert_eq!(c.profile.lcp_policy_hash, Some(vec![0xa5; 20]));
+}
+
 fn between<'a>(s: &'a str, open: &str, close: &str) -> &'a str {
     let a = s.find(open).unwrap() + open.len();
     let b = a + s[a..].find(close).unwrap();

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
+use serde_json::{Map, Value};
 use tcg::policy::{PcrSelection, PolicyDigest, policy_or_tree, tpm12_composite_digest};
 use tcg::{EventLog, HashAlg, PcrValues, replay};
 
@@ -16,7 +17,7 @@ use crate::output::Ctx;
 pub enum PolicyCommand {
     /// TPM2_PolicyPCR digest for a PCR selection and its values.
     Pcr {
-        /// PCR values: JSON, `tpm2_pcrread` YAML, a sysfs TPM directory, or the raw
+        /// PCR values: JSON (bank- or PCR-first, or `drtm predict --json` output), `tpm2_pcrread` YAML, a sysfs TPM directory, or the raw
         /// concatenated values `tpm2_createpolicy --policy-pcr -f` takes.
         #[arg(
             long,
@@ -63,7 +64,8 @@ pub enum PolicyCommand {
     },
     /// TPM 1.2 digestAtRelease (SHA1 of TPM_PCR_COMPOSITE) for SHA1 PCR values.
     Tpm12 {
-        /// PCR values (JSON, YAML or sysfs; the sha1 bank is used).
+        /// PCR values (JSON bank- or PCR-first, `measured --json drtm predict`
+        /// output, `tpm2_pcrread` YAML or sysfs; the sha1 bank is used).
         #[arg(long, value_name = "FILE")]
         pcrs: PathBuf,
         /// PCR indices, e.g. `17,18,19`.
@@ -97,7 +99,61 @@ fn load_values(path: &Path, sel: &PcrSelection) -> anyhow::Result<PcrValues> {
                 .with_context(|| format!("raw PCR values {}", path.display()));
         }
     }
+    load_text_values(path)
+}
+
+/// JSON, YAML or sysfs values; JSON may be bank-first (`{"sha1": {"17": ..}}`),
+/// PCR-first (`{"17": {"sha1": ..}}`) or the whole `measured --json drtm
+/// predict` output, whose `pcrs` is PCR-first.
+fn load_text_values(path: &Path) -> anyhow::Result<PcrValues> {
+    if !path.is_dir() {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        if text.trim_start().starts_with('{') {
+            let v: Value = serde_json::from_str(&text)
+                .with_context(|| format!("{}: not JSON", path.display()))?;
+            let banks = bank_first(v).with_context(|| path.display().to_string())?;
+            return Ok(PcrValues::from_json(
+                &banks.to_string(),
+                &path.display().to_string(),
+            )?);
+        }
+    }
     Ok(PcrValues::load(path)?)
+}
+
+/// Turn PCR-first JSON (or a prediction holding it under `pcrs`) bank-first;
+/// bank-first JSON passes unchanged.
+fn bank_first(v: Value) -> anyhow::Result<Value> {
+    let v = match v {
+        Value::Object(mut o) if o.get("pcrs").is_some_and(Value::is_object) => {
+            o.remove("pcrs").expect("checked")
+        }
+        other => other,
+    };
+    let Value::Object(o) = v else {
+        return Ok(v);
+    };
+    let mut keys = o.keys().filter(|k| !k.starts_with('_')).peekable();
+    let pcr_first = keys.peek().is_some() && keys.all(|k| k.parse::<u32>().is_ok());
+    if !pcr_first {
+        return Ok(Value::Object(o));
+    }
+    let mut out = Map::new();
+    for (pcr, banks) in o.iter().filter(|(k, _)| !k.starts_with('_')) {
+        let banks = banks
+            .as_object()
+            .with_context(|| format!("PCR {pcr}: expected an object of banks (\"sha1\": hex)"))?;
+        for (bank, value) in banks {
+            if let Value::Object(m) = out
+                .entry(bank.clone())
+                .or_insert_with(|| Value::Object(Map::new()))
+            {
+                m.insert(pcr.clone(), value.clone());
+            }
+        }
+    }
+    Ok(Value::Object(out))
 }
 
 /// Run one `policy` subcommand.
@@ -159,7 +215,7 @@ pub fn run(cmd: PolicyCommand, ctx: &Ctx) -> anyhow::Result<Status> {
             (alg, p.digest().to_vec(), String::new())
         }
         PolicyCommand::Tpm12 { pcrs, select } => {
-            let v = PcrValues::load(&pcrs)?;
+            let v = load_text_values(&pcrs)?;
             let mut list = Vec::new();
             for p in select {
                 let val = v
