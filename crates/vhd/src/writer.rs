@@ -443,6 +443,7 @@ impl DynamicWriter {
             // tapdisk: the payload starts on a 4 KiB page.
             at = (at + bl as u64).next_multiple_of(4096) - bl as u64;
         }
+        preallocate(&self.file, at, self.buf.len() as u64);
         self.file
             .write_all_at(&self.buf, at)
             .map_err(|e| os_err(&self.path, e))?;
@@ -802,27 +803,27 @@ pub fn convert_to_raw(
     atomically(out, |file, path| {
         file.set_len(len).map_err(|e| os_err(path, e))?;
         // Copying into the page cache is kernel CPU work (about 0.7 GB/s a
-        // core here), so writes go to one thread per core while this one
-        // reads; buffers circulate, so memory stays at a few chunks.
-        let writers = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
-        let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<(u64, Vec<u8>)>(writers);
-        let work_rx = std::sync::Mutex::new(work_rx);
+        // core here), so a writer thread does only that, while this one
+        // reads and finds the zero runs; buffers circulate, so memory stays
+        // at a few chunks. One writer: buffered writes to one file hold its
+        // inode lock, so a second writer only spins on it (measured: 0.82-0.88
+        // of qemu-img's time with one, 0.88-0.92 with two).
+        let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<Chunk>(2);
         let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<u8>>();
         std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..writers)
-                .map(|_| {
-                    let (rx, free) = (&work_rx, free_tx.clone());
-                    let file = &file;
-                    scope.spawn(move || -> Result<()> {
-                        loop {
-                            let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                            let Ok((at, buf)) = next else { return Ok(()) };
-                            write_nonzero(file, path, &buf, at)?;
-                            let _ = free.send(buf);
-                        }
-                    })
-                })
-                .collect();
+            let file = &file;
+            let writer = scope.spawn(move || -> Result<()> {
+                for c in work_rx {
+                    for &(s, e) in &c.runs {
+                        let at = c.at + s as u64;
+                        preallocate(file, at, (e - s) as u64);
+                        file.write_all_at(&c.buf[s..e], at)
+                            .map_err(|e| os_err(path, e))?;
+                    }
+                    let _ = free_tx.send(c.buf);
+                }
+                Ok(())
+            });
             let mut allocated = 0;
             let mut read_result = Ok(());
             'copy: for &(o, n) in &ranges {
@@ -830,7 +831,7 @@ pub fn convert_to_raw(
                 while pos < o + n {
                     let mut buf = match free_rx.try_recv() {
                         Ok(b) => b,
-                        Err(_) if allocated < 2 * writers + 1 => {
+                        Err(_) if allocated < 4 => {
                             allocated += 1;
                             vec![0u8; COPY_CHUNK]
                         }
@@ -848,45 +849,53 @@ pub fn convert_to_raw(
                         break 'copy;
                     }
                     buf.truncate(k);
-                    if work_tx.send((pos, buf)).is_err() {
-                        break 'copy; // every writer stopped: its error follows
+                    let runs = nonzero_runs(&buf);
+                    if work_tx.send(Chunk { at: pos, buf, runs }).is_err() {
+                        break 'copy; // the writer stopped: its error follows
                     }
                     pos += k as u64;
                     progress(pos);
                 }
             }
             drop(work_tx);
-            for h in handles {
-                h.join().expect("writer thread panicked")?;
-            }
+            writer.join().expect("writer thread panicked")?;
             read_result
         })?;
         Ok(len)
     })
 }
 
-/// Write only the non-zero 64 KiB pieces of `data` (merged into runs), so
-/// zeros inside a partly used block stay holes in the output.
-fn write_nonzero(file: &File, path: &Path, data: &[u8], at: u64) -> Result<()> {
+/// Allocate `[at, at + len)` of `file` just before writing all of it.
+/// Buffered writes into allocated (unwritten) extents skip ext4's
+/// per-page delayed-allocation bookkeeping: a third less time for a
+/// gigabyte here. Only ranges about to be written in full, so no hole is
+/// lost; where the filesystem cannot (or the disk is full) the write
+/// itself still decides, so errors here are ignored.
+fn preallocate(file: &File, at: u64, len: u64) {
+    let _ = rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), at, len);
+}
+
+/// Bytes read at `at`, and the runs of them to write.
+struct Chunk {
+    at: u64,
+    buf: Vec<u8>,
+    runs: Vec<(usize, usize)>,
+}
+
+/// The non-zero 64 KiB pieces of `data`, merged into runs: only these are
+/// written, so zeros inside a partly used block stay holes in the output.
+fn nonzero_runs(data: &[u8]) -> Vec<(usize, usize)> {
     const GRAIN: usize = 64 << 10;
-    let mut run: Option<usize> = None;
-    let mut i = 0;
-    while i <= data.len() {
-        let end = (i + GRAIN).min(data.len());
-        let zero = i == data.len() || is_zero(&data[i..end]);
-        match (run, zero) {
-            (None, false) => run = Some(i),
-            (Some(s), true) => {
-                file.write_all_at(&data[s..i], at + s as u64)
-                    .map_err(|e| os_err(path, e))?;
-                run = None;
-            }
-            _ => {}
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for s in (0..data.len()).step_by(GRAIN) {
+        let e = (s + GRAIN).min(data.len());
+        if is_zero(&data[s..e]) {
+            continue;
         }
-        if i == data.len() {
-            break;
+        match runs.last_mut() {
+            Some(last) if last.1 == s => last.1 = e,
+            _ => runs.push((s, e)),
         }
-        i = end;
     }
-    Ok(())
+    runs
 }
