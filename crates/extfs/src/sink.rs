@@ -17,16 +17,28 @@ pub trait BlockSink {
     /// default reads them into memory; stores that are files override it to
     /// copy in the kernel. A source shorter than asked is an error.
     fn copy_from(&mut self, offset: u64, src: &File, src_offset: u64, len: u64) -> io::Result<()> {
-        let mut buf = vec![0u8; len.min(1 << 20) as usize];
-        let mut done = 0u64;
-        while done < len {
-            let k = ((len - done) as usize).min(buf.len());
-            src.read_exact_at(&mut buf[..k], src_offset + done)?;
-            self.write_at(offset + done, &buf[..k])?;
-            done += k as u64;
-        }
-        Ok(())
+        copy_through_memory(self, offset, src, src_offset, len)
     }
+}
+
+/// [`BlockSink::copy_from`] by reading `src` into a buffer and calling
+/// `write_at`: the default, and for stores that must see the bytes.
+pub fn copy_through_memory<S: BlockSink + ?Sized>(
+    sink: &mut S,
+    offset: u64,
+    src: &File,
+    src_offset: u64,
+    len: u64,
+) -> io::Result<()> {
+    let mut buf = vec![0u8; len.min(1 << 20) as usize];
+    let mut done = 0u64;
+    while done < len {
+        let k = ((len - done) as usize).min(buf.len());
+        src.read_exact_at(&mut buf[..k], src_offset + done)?;
+        sink.write_at(offset + done, &buf[..k])?;
+        done += k as u64;
+    }
+    Ok(())
 }
 
 /// A file: truncated to the image size first so unwritten blocks stay holes.

@@ -62,9 +62,18 @@ pub struct BundleReport {
 }
 
 fn sha_file(path: &Path) -> Result<FileRecord, ImageError> {
-    use std::io::Read;
-    // Streamed: disk images are far bigger than anything worth holding.
+    hash_copying(path, None)
+}
+
+/// The record of the file at `path`, streamed (disk images are far bigger
+/// than anything worth holding), writing a copy to `dst` in the same pass.
+fn hash_copying(path: &Path, dst: Option<&Path>) -> Result<FileRecord, ImageError> {
+    use std::io::{Read, Write};
     let mut f = std::fs::File::open(path).map_err(ImageError::io(path))?;
+    let mut copy = match dst {
+        Some(d) => Some((std::fs::File::create(d).map_err(ImageError::io(d))?, d)),
+        None => None,
+    };
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
@@ -74,6 +83,9 @@ fn sha_file(path: &Path) -> Result<FileRecord, ImageError> {
             break;
         }
         h.update(&buf[..n]);
+        if let Some((w, d)) = &mut copy {
+            w.write_all(&buf[..n]).map_err(ImageError::io(*d))?;
+        }
         size += n as u64;
     }
     Ok(FileRecord {
@@ -83,12 +95,24 @@ fn sha_file(path: &Path) -> Result<FileRecord, ImageError> {
     })
 }
 
-/// An input's record, being computed on another thread.
-type Hashing = std::thread::JoinHandle<Result<FileRecord, ImageError>>;
+/// An input's record: computed already, or being computed on another thread.
+enum Hashing {
+    Done(FileRecord),
+    Running(std::thread::JoinHandle<Result<FileRecord, ImageError>>),
+}
 
-/// A record already computed, as a [`Hashing`].
-fn done(r: FileRecord) -> Hashing {
-    std::thread::spawn(move || Ok(r))
+impl Hashing {
+    fn join(self) -> Result<FileRecord, ImageError> {
+        match self {
+            Hashing::Done(r) => Ok(r),
+            Hashing::Running(h) => h.join().expect("hashing thread panicked"),
+        }
+    }
+}
+
+/// Compute an input's record on another thread.
+fn in_background(f: impl FnOnce() -> Result<FileRecord, ImageError> + Send + 'static) -> Hashing {
+    Hashing::Running(std::thread::spawn(f))
 }
 
 /// The inputs' records in input order. Dropping it (an early error) waits
@@ -108,7 +132,7 @@ impl Pending {
     fn join(mut self) -> Result<Vec<FileRecord>, ImageError> {
         std::mem::take(&mut self.0)
             .into_iter()
-            .map(|h| h.join().expect("hashing thread panicked"))
+            .map(Hashing::join)
             .collect()
     }
 }
@@ -116,7 +140,9 @@ impl Pending {
 impl Drop for Pending {
     fn drop(&mut self) {
         for h in self.0.drain(..) {
-            let _ = h.join();
+            if let Hashing::Running(h) = h {
+                let _ = h.join();
+            }
         }
     }
 }
@@ -125,37 +151,18 @@ impl Drop for Pending {
 /// the input's record, which is also the copy's.
 fn copy_in_background(input: &HostInput, dst: PathBuf) -> Hashing {
     let input = input.clone();
-    std::thread::spawn(move || copy_and_hash(&input, &dst))
+    in_background(move || copy_and_hash(&input, &dst))
 }
 
 fn copy_and_hash(input: &HostInput, dst: &Path) -> Result<FileRecord, ImageError> {
-    use std::io::{Read, Write};
-    let src = &input.path;
-    let mut r = std::fs::File::open(src).map_err(ImageError::io(src))?;
-    let mut w = std::fs::File::create(dst).map_err(ImageError::io(dst))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = r.read(&mut buf).map_err(ImageError::io(src))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        w.write_all(&buf[..n]).map_err(ImageError::io(dst))?;
-        size += n as u64;
-    }
-    if size != input.len {
+    let r = hash_copying(&input.path, Some(dst))?;
+    if r.size != input.len {
         return Err(ImageError::Io {
-            path: src.clone(),
+            path: input.path.clone(),
             source: std::io::Error::other("changed while the bundle was being built"),
         });
     }
-    Ok(FileRecord {
-        path: src.display().to_string(),
-        size,
-        sha256: hex::encode(h.finalize()),
-    })
+    Ok(r)
 }
 
 /// A file of the bundle besides the disk.
@@ -438,7 +445,7 @@ pub fn build(
     let mut tree = load_rootfs(spec, epoch)?;
     inputs.push({
         let (snapshot, label) = (tree.clone(), spec.rootfs.clone());
-        std::thread::spawn(move || sha_tree(&snapshot, &label))
+        in_background(move || sha_tree(&snapshot, &label))
     });
 
     step("modules");
@@ -450,11 +457,11 @@ pub fn build(
                 let mut sub = Tree::new(hostdir::meta(0o755, epoch));
                 hostdir::load_into(&mut sub, src, &NamePath::root(), epoch)?;
                 let label = src.clone();
-                inputs.push(std::thread::spawn(move || sha_tree(&sub, &label)));
+                inputs.push(in_background(move || sha_tree(&sub, &label)));
             } else if src.is_file() {
                 load_modules_tar(&mut tree, src, &release, &at, epoch)?;
                 let label = src.clone();
-                inputs.push(std::thread::spawn(move || sha_file(&label)));
+                inputs.push(in_background(move || sha_file(&label)));
             } else {
                 return Err(ImageError::Modules {
                     path: src.clone(),
@@ -503,7 +510,7 @@ pub fn build(
         if wanted {
             let busybox = match &spec.busybox {
                 Some(p) => {
-                    inputs.push(done(sha_file(p)?));
+                    inputs.push(Hashing::Done(sha_file(p)?));
                     read_input(p, "busybox")?
                 }
                 None => {

@@ -468,3 +468,43 @@ fn a_given_initrd_goes_onto_the_disk_and_into_the_bundle_unchanged() {
         want.as_str()
     );
 }
+
+/// The fixed VHD (whose writer reads file contents through memory) holds
+/// exactly the filesystem of the dynamic one (written file to file): qemu-img
+/// reads both back to the same bytes, and e2fsck finds it clean.
+#[test]
+fn fixed_and_dynamic_vhds_hold_the_same_filesystem() {
+    let t = tempfile::tempdir().unwrap();
+    let tap_spec = oe_spec(t.path(), "vhd-tap");
+    let body = std::fs::read_to_string(&tap_spec).unwrap();
+    let mut images = Vec::new();
+    for format in ["vhd-tap", "vhd-fixed"] {
+        let spec = write_spec(
+            t.path(),
+            &body.replace("format = \"vhd-tap\"", &format!("format = \"{format}\"")),
+        );
+        let out = t.path().join(format);
+        let r = build(&spec, &out);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        let back = t.path().join(format!("{format}.raw"));
+        vhd_to_raw(&out.join("oe.vhd"), &back);
+        let st = Command::new("e2fsck")
+            .arg("-fn")
+            .arg(&back)
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{format}: {}",
+            String::from_utf8_lossy(&st.stdout)
+        );
+        images.push(std::fs::read(&back).unwrap());
+    }
+    // vm-image.md 1.4: both hold a filesystem of the 100 MiB disk's floor CHS size.
+    let fs_len = 104_761_344;
+    assert!(images.iter().all(|i| i.len() >= fs_len));
+    assert!(
+        images[0][..fs_len] == images[1][..fs_len],
+        "the fixed VHD's filesystem differs from the dynamic one's"
+    );
+}

@@ -145,8 +145,7 @@ pub fn capture_log(log: &TxtLog) -> Result<Capture> {
                 p.lcp_policy_hash = raw();
                 from.insert("lcp_policy_hash");
             }
-            evtype::ELEMENTS_HASH | evtype::LCP_HASH if da12 => {}
-            evtype::STM_HASH if da12 => {}
+            evtype::ELEMENTS_HASH | evtype::LCP_HASH | evtype::STM_HASH if da12 => {}
             evtype::BIOSAC_REG_DATA if !seen("biosac_reg_data") => {
                 if e.data.0.len() == 32 && hashes_of(e, &e.data.0) {
                     p.biosac_reg_data = Some(e.data.0.clone());

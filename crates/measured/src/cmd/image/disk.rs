@@ -157,19 +157,7 @@ impl extfs::sink::BlockSink for VhdSink {
                 .map_err(std::io::Error::other),
             // A fixed VHD skips zero runs to stay sparse: it reads them.
             VhdSink::Fixed(_) => {
-                let mut buf = vec![0u8; len.min(1 << 20) as usize];
-                let mut done = 0u64;
-                while done < len {
-                    let k = ((len - done) as usize).min(buf.len());
-                    std::os::unix::fs::FileExt::read_exact_at(
-                        src,
-                        &mut buf[..k],
-                        src_offset + done,
-                    )?;
-                    self.write_at(offset + done, &buf[..k])?;
-                    done += k as u64;
-                }
-                Ok(())
+                extfs::sink::copy_through_memory(self, offset, src, src_offset, len)
             }
         }
     }
