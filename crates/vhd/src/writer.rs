@@ -147,6 +147,12 @@ pub fn default_timestamp() -> u32 {
                 .map(|d| d.as_secs())
                 .unwrap_or(VHD_EPOCH)
         });
+    vhd_timestamp(unix)
+}
+
+/// A Unix time as a VHD timestamp: seconds since 2000-01-01, clamped to
+/// what the 32-bit field holds.
+pub fn vhd_timestamp(unix: u64) -> u32 {
     unix.saturating_sub(VHD_EPOCH).min(u32::MAX as u64) as u32
 }
 
