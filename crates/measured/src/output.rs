@@ -70,30 +70,83 @@ impl Ctx {
 
     /// Print an error (with its causes) and pick the exit code.
     pub fn report_error(&self, e: &anyhow::Error) -> ExitCode {
-        let code = if e.chain().any(|c| {
-            c.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io_is_os_side(io.kind()))
-        }) {
-            exit::OS_ERROR
-        } else {
-            exit::BAD_INPUT
-        };
+        let code = exit_code(e);
         if self.json {
             let causes: Vec<String> = e.chain().map(|c| c.to_string()).collect();
             let v =
                 serde_json::json!({ "error": causes.join(": "), "causes": causes, "exit": code });
             println!("{v}");
         } else {
-            eprintln!("measured: error: {e:#}");
+            eprintln!("measured: error: {}", message(e));
         }
         ExitCode::from(code)
     }
 }
 
-fn io_is_os_side(kind: std::io::ErrorKind) -> bool {
+/// An error and its causes on one line, each cause said once: many
+/// errors already print their source in their own message.
+pub fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for c in e.chain() {
+        let t = c.to_string();
+        if out.contains(&t) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&t);
+    }
+    out
+}
+
+/// The exit status of a failed command: 3 when the operating system failed
+/// us while writing output (a full disk, an unwritable output directory),
+/// 2 for everything else (bad or unreadable input, a refused request).
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    for c in e.chain() {
+        if let Some(o) = output_error(c) {
+            return if o.is_os_error() {
+                exit::OS_ERROR
+            } else {
+                exit::BAD_INPUT
+            };
+        }
+        if c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| is_write_failure(io.kind()))
+        {
+            return exit::OS_ERROR;
+        }
+    }
+    exit::BAD_INPUT
+}
+
+/// An error of the output machinery, directly or inside a library error
+/// that carries it transparently.
+fn output_error<'a>(c: &'a (dyn std::error::Error + 'static)) -> Option<&'a outputs::Error> {
+    if let Some(o) = c.downcast_ref::<outputs::Error>() {
+        return Some(o);
+    }
+    if let Some(vhd::Error::Output(o)) = c.downcast_ref::<vhd::Error>() {
+        return Some(o);
+    }
+    if let Some(image::ImageError::Output(o)) = c.downcast_ref::<image::ImageError>() {
+        return Some(o);
+    }
+    if let Some(bundle::BundleError::Output(o)) = c.downcast_ref::<bundle::BundleError>() {
+        return Some(o);
+    }
+    None
+}
+
+/// Errors only writing can meet. Reading an input never fills a disk, so
+/// these are the output's fault whatever file they name; a permission
+/// error is not among them (an unreadable input is exit 2; an unwritable
+/// output directory comes as an `outputs::Error`).
+fn is_write_failure(kind: std::io::ErrorKind) -> bool {
     use std::io::ErrorKind::*;
     matches!(
         kind,
-        PermissionDenied | StorageFull | ReadOnlyFilesystem | QuotaExceeded | AlreadyExists
+        StorageFull | ReadOnlyFilesystem | QuotaExceeded | FileTooLarge
     )
 }

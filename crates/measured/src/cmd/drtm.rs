@@ -3,7 +3,6 @@
 //! PCR17/18/19 of system A from its artifacts, and replays TXT logs.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -142,20 +141,10 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
-/// Write to a temporary file beside `path`, then rename: no partial output.
+/// Write to a temporary file beside `path`, then rename: no partial
+/// output, a mode that follows the umask.
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("renaming into {}", path.display()))?;
-    Ok(())
+    Ok(outputs::write_file(path, bytes)?)
 }
 
 #[derive(Serialize)]
@@ -329,11 +318,18 @@ fn load_profile(path: &Path) -> anyhow::Result<Profile> {
 
 fn predict(a: PredictArgs, ctx: &Ctx) -> anyhow::Result<Status> {
     let profile = load_profile(&a.profile)?;
+    // Each input is parsed here first, so that an error names its file.
     let policy = if a.policy == "default" {
         PolicySource::Default
     } else {
-        PolicySource::Nv(read(Path::new(&a.policy))?)
+        let b = read(Path::new(&a.policy))?;
+        TbPolicy::parse(&b).with_context(|| a.policy.clone())?;
+        PolicySource::Nv(b)
     };
+    let acm = read(&a.acm)?;
+    Acm::parse(&acm).with_context(|| format!("{}", a.acm.display()))?;
+    let tboot = read(&a.tboot)?;
+    MleImage::load(&tboot).with_context(|| format!("{}", a.tboot.display()))?;
     let mut modules = Vec::new();
     let mut total = 0u64;
     for m in &a.modules {
@@ -354,14 +350,26 @@ fn predict(a: PredictArgs, ctx: &Ctx) -> anyhow::Result<Status> {
     }
     let inputs = LaunchInputs {
         profile,
-        acm: read(&a.acm)?,
-        tboot: read(&a.tboot)?,
+        acm,
+        tboot,
         tboot_cmdline: a.tboot_cmdline.clone(),
         policy,
         modules,
     };
     let bar = ctx.bytes_bar(total, "hashing");
-    let p = txt::predict_with_progress(&inputs, |n| bar.inc(n)).context("predicting the launch")?;
+    let p = txt::predict_with_progress(&inputs, |n| bar.inc(n)).map_err(|e| {
+        // Name the input the prediction could not use.
+        let file = match e.what() {
+            Some("profile") => a.profile.display().to_string(),
+            Some("tb_policy") if a.policy == "default" => "tboot's default policy".to_string(),
+            Some("tb_policy") => a.policy.clone(),
+            Some("launch") => format!("{} with {}", a.acm.display(), a.tboot.display()),
+            Some("ACM") => a.acm.display().to_string(),
+            Some(w) if w.starts_with("MLE") => a.tboot.display().to_string(),
+            _ => return anyhow::Error::new(e).context("predicting the launch"),
+        };
+        anyhow::Error::new(e).context(format!("predicting the launch: {file}"))
+    })?;
     bar.finish_and_clear();
     if let Some(out) = &a.log_out {
         let format = a

@@ -216,16 +216,11 @@ pub fn run(cmd: FsCommand, ctx: &Ctx) -> anyhow::Result<Status> {
                 o.hash_seed = parse_id("--hash-seed", h)?;
             }
             o.label = label.into_bytes();
-            o.epoch = crate::cmd::image::source_date_epoch()?;
-            let dir = match out.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-                _ => PathBuf::from("."),
-            };
-            let tmp = tempfile::Builder::new()
-                .prefix(".measured-")
-                .tempfile_in(&dir)
-                .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-            let mut f = tmp.as_file().try_clone()?;
+            o.epoch = crate::cmd::build_epoch()?;
+            // Written beside `out`, renamed into place when complete; the
+            // file's mode follows the umask, as `cp`'s does.
+            let tmp = outputs::AtomicFile::create(&out)?;
+            let mut f = tmp.file().try_clone()?;
             let bar = ctx.bytes_bar(0, "building");
             let report =
                 extfs::build::build_with_progress(&tree, &o, &mut f, &mut |done, total| {
@@ -234,13 +229,7 @@ pub fn run(cmd: FsCommand, ctx: &Ctx) -> anyhow::Result<Status> {
                 })
                 .with_context(|| format!("building {}", out.display()))?;
             bar.finish_and_clear();
-            {
-                use std::os::unix::fs::PermissionsExt;
-                f.set_permissions(std::fs::Permissions::from_mode(0o644))?;
-            }
-            tmp.persist(&out)
-                .map_err(|e| e.error)
-                .with_context(|| format!("renaming into {}", out.display()))?;
+            tmp.commit()?;
             if ctx.json {
                 ctx.print_json(&serde_json::json!({
                     "output": out,

@@ -95,7 +95,7 @@ pub fn run(cmd: VhdCommand, ctx: &Ctx) -> anyhow::Result<Status> {
             fixed,
         } => {
             let bytes = vhd::parse_size(&size)?;
-            let mut opts = CreateOptions::new(profile.into());
+            let mut opts = create_options(profile.into())?;
             opts.fixed |= fixed;
             let w = vhd::create(&out, bytes, &opts).map_err(lib_err)?;
             report_written(ctx, &out, &w)
@@ -128,6 +128,14 @@ pub fn run(cmd: VhdCommand, ctx: &Ctx) -> anyhow::Result<Status> {
             })
         }
     }
+}
+
+/// Options for a new VHD: the footer time from `SOURCE_DATE_EPOCH` when
+/// set (reproducible), else now.
+fn create_options(profile: Profile) -> anyhow::Result<CreateOptions> {
+    let mut opts = CreateOptions::new(profile);
+    opts.timestamp = super::source_date_epoch()?.map(|t| vhd::writer::vhd_timestamp(t as u64));
+    Ok(opts)
 }
 
 /// Keep I/O errors visible to the exit-code logic.
@@ -200,7 +208,7 @@ fn convert(
         }
         return Ok(Status::Ok);
     }
-    let mut opts = CreateOptions::new(profile);
+    let mut opts = create_options(profile)?;
     opts.fixed |= fixed;
     let w = vhd::convert_to_vhd(src.as_ref(), out, &opts, &mut progress).map_err(lib_err)?;
     bar.finish_and_clear();
