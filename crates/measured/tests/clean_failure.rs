@@ -1,4 +1,5 @@
-//! Clean failure: a full disk while writing output is exit 3 and an
+//! Clean failure: a closed pipe ends quietly and a failing stdout is exit 3
+//! in every command; a full disk while writing output is exit 3 and an
 //! unreadable input exit 2; errors name the real cause, spec field or
 //! file; impossible values and a bad `SOURCE_DATE_EPOCH` are refused by
 //! every command that reads them; an empty TXT log is not a log.
@@ -6,8 +7,24 @@
 mod safety_common;
 use safety_common::*;
 
-use std::path::Path;
-use std::process::Command;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// A real TPM 2.0 event log from a real machine (`shared/testdata` beside
+/// the checkout, as tests/log_cli.rs finds it).
+fn real_log() -> PathBuf {
+    let rel = "shared/testdata/eventlogs/go-attestation/windows_gcp_shielded_vm.bin";
+    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    loop {
+        if dir.join(rel).is_file() {
+            return dir.join(rel);
+        }
+        if !dir.pop() {
+            return PathBuf::from("/work").join(rel);
+        }
+    }
+}
 
 /// A fixture with a VHD, an ACM, a policy and PCR values to print.
 fn printing_fixture() -> Fixture {
@@ -29,6 +46,91 @@ fn printing_fixture() -> Fixture {
     )
     .unwrap();
     f
+}
+
+/// Every kind of command that prints a report on stdout.
+fn printing_commands() -> Vec<Vec<String>> {
+    let log = real_log().display().to_string();
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    vec![
+        s(&["log", "show", &log]),
+        s(&["log", "replay", &log]),
+        s(&["--json", "log", "replay", &log]),
+        s(&["vhd", "info", "v.vhd"]),
+        s(&["vhd", "check", "v.vhd"]),
+        s(&["fs", "ls", "rootfs", "/etc"]),
+        s(&["fs", "cat", "rootfs", "/etc/inittab"]),
+        s(&["drtm", "acm", "acm"]),
+        s(&["drtm", "policy-show", "pol"]),
+        s(&["drtm", "mlehash", "/boot/tboot.gz"]),
+        s(&[
+            "policy",
+            "pcr",
+            "--pcrs",
+            "pcrs.json",
+            "--select",
+            "sha256:0",
+        ]),
+        s(&["completions", "bash"]),
+        s(&["image", "build", "spec.toml", "-o", "img"]),
+        s(&["build", "spec.toml", "-o", "bld"]),
+    ]
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly_in_every_command() {
+    let f = printing_fixture();
+    for cmd in printing_commands() {
+        let mut c = Command::new(BIN)
+            .args(&cmd)
+            .current_dir(f.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before reading anything, as `head` does.
+        drop(c.stdout.take());
+        let o = c.wait_with_output().unwrap();
+        let e = err(&o);
+        assert!(e.is_empty(), "{cmd:?} said: {e}");
+        assert!(
+            o.status.success() || o.status.signal() == Some(libc::SIGPIPE),
+            "{cmd:?}: {:?}",
+            o.status
+        );
+    }
+    // The builds were done before their reports were cut short.
+    for b in ["img", "bld"] {
+        assert!(f.path().join(b).join("svc.vhd").is_file(), "{b}");
+    }
+}
+
+#[test]
+fn a_full_stdout_is_exit_3_with_a_message_in_every_command() {
+    let f = printing_fixture();
+    for cmd in printing_commands() {
+        let o = Command::new(BIN)
+            .args(&cmd)
+            .current_dir(f.path())
+            .stdout(
+                std::fs::File::options()
+                    .write(true)
+                    .open("/dev/full")
+                    .unwrap(),
+            )
+            .output()
+            .unwrap();
+        let e = err(&o);
+        assert_eq!(o.status.code(), Some(3), "{cmd:?}: {e}");
+        assert!(
+            e.contains("writing to standard output") && e.contains("No space left"),
+            "{cmd:?}: {e}"
+        );
+        assert!(!e.contains("panicked"), "{cmd:?}: {e}");
+    }
+    // `build` committed its bundle before the report failed.
+    let m = std::fs::read_to_string(f.path().join("bld/.measured/steps.json")).unwrap();
+    assert!(m.contains("\"image\""));
 }
 
 /// A tmpfs of `size` mounted at `dir` for the test's life.

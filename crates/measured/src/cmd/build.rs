@@ -13,6 +13,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::exit::Status;
+use crate::outln;
 use crate::output::Ctx;
 
 /// The spec built when none is given.
@@ -189,23 +190,23 @@ fn report(out: &Path, c: &Commit, ctx: &Ctx) -> anyhow::Result<()> {
     }
     for s in &steps {
         if s.built {
-            println!("  built   {:<10} ({})", s.name, s.reasons.join(", "));
+            outln!("  built   {:<10} ({})", s.name, s.reasons.join(", "));
         } else {
-            println!("  reused  {:<10} (inputs unchanged)", s.name);
+            outln!("  reused  {:<10} (inputs unchanged)", s.name);
         }
     }
-    println!();
-    println!("  {:<40} {:>12}  sha256", "file", "size");
+    outln!();
+    outln!("  {:<40} {:>12}  sha256", "file", "size");
     for f in &files {
-        println!("  {:<40} {:>12}  {}", f.path, f.size, &f.sha256[..16]);
+        outln!("  {:<40} {:>12}  {}", f.path, f.size, &f.sha256[..16]);
     }
     if let Some(p) = pcrs {
-        println!();
+        outln!();
         if let Some(map) = p["pcrs"].as_object() {
             for (pcr, banks) in map {
                 if let Some(banks) = banks.as_object() {
                     for (bank, v) in banks {
-                        println!(
+                        outln!(
                             "  PCR{pcr:<3} {bank:<7} {}",
                             v["value"].as_str().unwrap_or("?")
                         );
@@ -215,13 +216,13 @@ fn report(out: &Path, c: &Commit, ctx: &Ctx) -> anyhow::Result<()> {
         }
     }
     if let Some(d) = policy_digest {
-        println!("  policy  {}", d.trim());
+        outln!("  policy  {}", d.trim());
     }
-    println!();
+    outln!();
     if c.replaced {
-        println!("bundle {} written", out.display());
+        outln!("bundle {} written", out.display());
     } else {
-        println!("bundle {} is up to date (nothing to do)", out.display());
+        outln!("bundle {} is up to date (nothing to do)", out.display());
     }
     Ok(())
 }

@@ -2,7 +2,6 @@
 //! archive or directory), and inspect a tree the way `measured` sees it:
 //! `ls`, `cat`, `stat`.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -11,6 +10,7 @@ use fstree::{Inode, Kind, Timestamp, Tree};
 use serde::Serialize;
 
 use crate::exit::Status;
+use crate::outln;
 use crate::output::Ctx;
 
 /// The `fs` subcommands.
@@ -238,7 +238,7 @@ pub fn run(cmd: FsCommand, ctx: &Ctx) -> anyhow::Result<Status> {
                     "block_size": report.block_size,
                 }))?;
             } else {
-                println!(
+                outln!(
                     "{}: {} bytes of {}, {}-byte blocks",
                     out.display(),
                     report.size_bytes,
@@ -277,9 +277,16 @@ pub fn run(cmd: FsCommand, ctx: &Ctx) -> anyhow::Result<Status> {
                         Some((a, b)) => format!("{a}, {b}"),
                         None => r.size.to_string(),
                     };
-                    println!(
+                    outln!(
                         "{} {:>3} {:>5} {:>5} {:>12} {} {}{}",
-                        r.mode, r.links, r.uid, r.gid, size, r.mtime, r.name, arrow
+                        r.mode,
+                        r.links,
+                        r.uid,
+                        r.gid,
+                        size,
+                        r.mtime,
+                        r.name,
+                        arrow
                     );
                 }
             }
@@ -290,7 +297,6 @@ pub fn run(cmd: FsCommand, ctx: &Ctx) -> anyhow::Result<Status> {
             let Kind::File(c) = &tree.inode(id).kind else {
                 anyhow::bail!("{path}: not a regular file");
             };
-            let mut out = std::io::stdout().lock();
             let mut buf = vec![0u8; 1 << 20];
             let mut off = 0u64;
             while off < c.len() {
@@ -301,10 +307,11 @@ pub fn run(cmd: FsCommand, ctx: &Ctx) -> anyhow::Result<Status> {
                 if n == 0 {
                     anyhow::bail!("{path}: contents end at {off} of {} bytes", c.len());
                 }
-                out.write_all(&buf[..n])?;
+                if !crate::output::write_stdout_bytes(&buf[..n]) {
+                    break;
+                }
                 off += n as u64;
             }
-            out.flush()?;
         }
         FsCommand::Stat { source, path } => {
             let tree = load(&source)?;
@@ -314,7 +321,7 @@ pub fn run(cmd: FsCommand, ctx: &Ctx) -> anyhow::Result<Status> {
             if ctx.json {
                 ctx.print_json(&r)?;
             } else {
-                println!(
+                outln!(
                     "  File: {}{}",
                     r.name,
                     r.target
@@ -322,26 +329,29 @@ pub fn run(cmd: FsCommand, ctx: &Ctx) -> anyhow::Result<Status> {
                         .map(|t| format!(" -> {t}"))
                         .unwrap_or_default()
                 );
-                println!(
+                outln!(
                     "  Type: {}  Mode: {}  Uid: {}  Gid: {}",
-                    r.kind, r.mode, r.uid, r.gid
+                    r.kind,
+                    r.mode,
+                    r.uid,
+                    r.gid
                 );
-                println!("  Size: {}  Links: {}", r.size, r.links);
+                outln!("  Size: {}  Links: {}", r.size, r.links);
                 if let Some((a, b)) = r.device {
-                    println!("Device: {a},{b}");
+                    outln!("Device: {a},{b}");
                 }
-                println!(" mtime: {}", r.mtime);
+                outln!(" mtime: {}", r.mtime);
                 for (n, v) in [
                     ("atime", &r.atime),
                     ("ctime", &r.ctime),
                     ("crtime", &r.crtime),
                 ] {
                     if let Some(v) = v {
-                        println!("{n:>6}: {v}");
+                        outln!("{n:>6}: {v}");
                     }
                 }
                 for (k, v) in &r.xattrs {
-                    println!(" xattr: {k} = 0x{v}");
+                    outln!(" xattr: {k} = 0x{v}");
                 }
             }
         }

@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use crate::exit::Status;
+use crate::outln;
 use crate::output::Ctx;
 
 pub(crate) mod disk;
@@ -185,7 +186,7 @@ pub fn run(cmd: ImageCommand, ctx: &Ctx) -> anyhow::Result<Status> {
             if ctx.json {
                 ctx.print_json(&report)?;
             } else {
-                println!(
+                outln!(
                     "built {} (kernel {}, init {:?}) in {}",
                     report.name,
                     report.kernel_release,
@@ -193,7 +194,7 @@ pub fn run(cmd: ImageCommand, ctx: &Ctx) -> anyhow::Result<Status> {
                     a.out.display()
                 );
                 for o in &report.outputs {
-                    println!("  {:<40} {:>12}  {}", o.path, o.size, o.sha256);
+                    outln!("  {:<40} {:>12}  {}", o.path, o.size, o.sha256);
                 }
             }
             Ok(Status::Ok)

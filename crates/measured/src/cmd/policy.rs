@@ -9,6 +9,7 @@ use tcg::policy::{PcrSelection, PolicyDigest, policy_or_tree, tpm12_composite_di
 use tcg::{EventLog, HashAlg, PcrValues, replay};
 
 use crate::exit::Status;
+use crate::outln;
 use crate::output::Ctx;
 
 /// The `policy` subcommands.
@@ -229,7 +230,7 @@ pub fn run(cmd: PolicyCommand, ctx: &Ctx) -> anyhow::Result<Status> {
             "detail": extra,
         }))?;
     } else {
-        println!("{}", hex::encode(&digest));
+        outln!("{}", hex::encode(&digest));
     }
     Ok(Status::Ok)
 }
