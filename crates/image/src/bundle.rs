@@ -413,6 +413,8 @@ pub fn build(
     // Every name is checked before the output directory is touched.
     spec.validate()?;
     let dir = outputs::BundleDir::open(out)?;
+    // Earlier releases assembled the bundle in `.measured-image-XXXXXX`.
+    outputs::legacy::remove_image_staging_dirs(dir.parent());
     let report = build_into(spec, dir.staging(), epoch, disk, step)?;
     step("rename");
     dir.swap()?.finish()?;

@@ -306,3 +306,53 @@ fn output_modes_follow_the_umask_like_cp() {
         std::fs::remove_dir_all(p.join("bld")).unwrap();
     }
 }
+
+#[test]
+fn leftovers_of_earlier_releases_are_removed_and_look_alikes_kept() {
+    let f = Fixture::new();
+    let p = f.path();
+    // What killed runs of releases before the `outputs` crate left:
+    // `image build`'s bundle being assembled, the VHD writer's file.
+    let old_bundle = p.join(".measured-image-Q7x2Lm");
+    std::fs::create_dir(&old_bundle).unwrap();
+    for n in ["svc.vhd", "vmlinuz-6.1.0", "bundle.json"] {
+        std::fs::write(old_bundle.join(n), vec![7u8; 4096]).unwrap();
+    }
+    let old_empty = p.join(".measured-image-000000");
+    std::fs::create_dir(&old_empty).unwrap();
+    let old_vhd = p.join(".vhd-tmpA1b2C3");
+    std::fs::write(&old_vhd, vec![7u8; 4096]).unwrap();
+    // Look-alikes that are not ours, or not only ours.
+    let users_dir = p.join(".measured-image-backup");
+    std::fs::create_dir(&users_dir).unwrap();
+    std::fs::write(users_dir.join("thesis.tex"), "years of work").unwrap();
+    let mixed = p.join(".measured-image-Z9y8X7");
+    std::fs::create_dir(&mixed).unwrap();
+    std::fs::write(mixed.join("svc.vhd"), "x").unwrap();
+    std::fs::write(mixed.join("notes.txt"), "mine").unwrap();
+    let keep_files = [
+        p.join(".vhd-tmpA1b2C"),
+        p.join(".vhd-tmpA1b2C3d"),
+        p.join(".vhd-tmp-keep1"),
+        p.join(".measured-image-file01"),
+    ];
+    for x in &keep_files {
+        std::fs::write(x, "x").unwrap();
+    }
+    let keep_dir = p.join(".vhd-tmpD1r2e3");
+    std::fs::create_dir(&keep_dir).unwrap();
+
+    ok(f.run(["image", "build", "spec.toml", "-o", "img"]));
+    assert!(!old_bundle.exists() && !old_empty.exists());
+    assert!(users_dir.join("thesis.tex").exists());
+    assert!(mixed.join("notes.txt").exists() && mixed.join("svc.vhd").exists());
+    assert!(
+        old_vhd.exists(),
+        "image build leaves the VHD writer's files"
+    );
+
+    std::fs::write(p.join("raw.img"), vec![3u8; 1 << 20]).unwrap();
+    ok(f.run(["vhd", "convert", "raw.img", "disk.vhd"]));
+    assert!(!old_vhd.exists());
+    assert!(keep_files.iter().all(|x| x.is_file()) && keep_dir.is_dir());
+}

@@ -11,7 +11,8 @@
 //!   names are checked first ([`check_file_name`]).
 //! - **Cleaning up after killed runs, and only after them.** Temporaries
 //!   carry an exact name pattern ([`temp`]); a run removes those of its own
-//!   output that no live run holds.
+//!   output that no live run holds, and those earlier releases left beside
+//!   it under their old names ([`legacy`]).
 //! - **With the user's umask.** New files are `0666`, new directories
 //!   `0777`, less the umask, as `cp` and `mkdir` make them.
 //!
@@ -24,6 +25,7 @@
 pub mod bundle;
 mod error;
 mod file;
+pub mod legacy;
 mod name;
 pub mod temp;
 

@@ -606,6 +606,10 @@ impl FixedWriter {
 /// image whole, and its temporary is removed by the next run on `out`).
 fn atomically<T>(out: &Path, body: impl FnOnce(File, &Path) -> Result<T>) -> Result<T> {
     let tmp = outputs::AtomicFile::create(out)?;
+    // Earlier releases named their temporaries `.vhd-tmpXXXXXX`.
+    if let Some(dir) = tmp.temp_path().parent() {
+        outputs::legacy::remove_vhd_temp_files(dir);
+    }
     let file = tmp
         .file()
         .try_clone()
