@@ -237,6 +237,10 @@ impl BundleDir {
         split_target(target)?;
         let abs = std::path::absolute(target).map_err(Error::io(target, "resolve"))?;
         let (parent, name) = split_target(&abs)?;
+        // Refuse before writing anything (not even the lock file beside a
+        // target that is not ours), and again under the lock, which is
+        // what makes the answer hold until the swap.
+        check_replaceable_bundle(&abs)?;
         std::fs::create_dir_all(&parent).map_err(Error::io(&parent, "create"))?;
         let lock = lock(&parent, &name)?;
         check_replaceable_bundle(&abs)?;
