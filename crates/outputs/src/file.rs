@@ -156,7 +156,8 @@ impl AtomicFile {
             {
                 Ok(f) => f,
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(Error::io(&tmp, "create a temporary file")(e)),
+                // The directory is the cause (missing, unwritable, full).
+                Err(e) => return Err(Error::io(&dir, "create a file in")(e)),
             };
             // Without flock (some network file systems) the file is just
             // not protected from a concurrent cleaner's test, which then

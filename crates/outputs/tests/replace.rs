@@ -284,3 +284,17 @@ fn an_uncommitted_file_leaves_nothing() {
     drop(a);
     assert!(names(t.path()).is_empty());
 }
+
+#[test]
+fn a_missing_output_directory_is_named_as_the_cause() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("no-such-dir");
+    let e = AtomicFile::create(&dir.join("x.vhd")).unwrap_err();
+    let msg = e.to_string();
+    assert!(e.is_os_error(), "{msg}");
+    // The directory, not the temporary name nobody asked for.
+    assert!(
+        msg.contains(&format!("create a file in {}:", dir.display())) && !msg.contains(".tmp-"),
+        "{msg}"
+    );
+}
