@@ -2,16 +2,15 @@
 //! previous bundle already has, then swaps the result in.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use outputs::BundleDir;
 use sha2::{Digest as _, Sha256};
 
 use crate::digest::ContentDigest;
 use crate::error::BundleError;
 use crate::manifest::{MANIFEST_PATH, Manifest, OutputRecord, StepRecord};
 use crate::statcache::StatCache;
-use crate::swap;
 
 /// Where a step's input comes from.
 #[derive(Debug, Clone)]
@@ -169,8 +168,9 @@ pub struct BundleBuilder {
     stat: StatCache,
     removed_stale: Vec<PathBuf>,
     observer: Option<Observer>,
-    committed: bool,
-    _lock: File,
+    /// The lock, the staging directory and the swap; dropping it without a
+    /// commit removes the staging directory.
+    dir: Option<BundleDir>,
 }
 
 impl std::fmt::Debug for BundleBuilder {
@@ -187,52 +187,24 @@ impl BundleBuilder {
     /// its parent is created). Takes the bundle's lock, removes leftovers of
     /// killed runs and reads the previous bundle's step records.
     pub fn open(target: &Path) -> Result<Self, BundleError> {
-        let target = std::path::absolute(target).map_err(|source| BundleError::Io {
-            path: target.to_path_buf(),
-            what: "resolve",
-            source,
-        })?;
-        let (Some(parent), Some(name)) = (target.parent(), target.file_name()) else {
-            return Err(BundleError::BadTarget(target));
-        };
-        let name = name.to_string_lossy().into_owned();
-        std::fs::create_dir_all(parent).map_err(|source| BundleError::Io {
-            path: parent.to_path_buf(),
-            what: "create",
-            source,
-        })?;
-        let lock = swap::lock(parent, &name)?;
-        let removed_stale = swap::remove_stale(parent, &name)?;
-        let staging = tempfile::Builder::new()
-            .prefix(&format!(
-                "{}{}-",
-                swap::staging_prefix(&name),
-                std::process::id()
-            ))
-            .tempdir_in(parent)
-            .map_err(|source| BundleError::Io {
-                path: parent.to_path_buf(),
-                what: "create staging directory in",
-                source,
-            })?
-            .keep();
+        let mut dir = BundleDir::open(target)?;
+        let target = dir.target().to_path_buf();
         let old = if target.is_dir() {
             Manifest::load(&target)
         } else {
             None
         };
-        let stat = StatCache::load(parent.join(format!(".{name}.statcache.json")));
+        let stat = StatCache::load(dir.parent().join(format!(".{}.statcache.json", dir.name())));
         Ok(BundleBuilder {
             target,
-            staging,
+            staging: dir.staging().to_path_buf(),
             old,
             new: Manifest::new(),
             reports: Vec::new(),
             stat,
-            removed_stale,
+            removed_stale: dir.take_removed_stale(),
             observer: None,
-            committed: false,
-            _lock: lock,
+            dir: Some(dir),
         })
     }
 
@@ -435,32 +407,32 @@ impl BundleBuilder {
                 .reports
                 .iter()
                 .all(|r| r.outcome == StepOutcome::Reused);
-        if unchanged {
-            swap::remove_any(&self.staging)?;
-        } else {
+        // Both are held to the end, and with them the lock; dropping an
+        // unused `dir` removes the staging copy.
+        let mut dir = self.dir.take();
+        let mut swapped = None;
+        if !unchanged {
             let manifest = self.staging.join(MANIFEST_PATH);
-            let dir = manifest.parent().expect("manifest path has a parent");
-            std::fs::create_dir_all(dir)
+            let mdir = manifest.parent().expect("manifest path has a parent");
+            std::fs::create_dir_all(mdir)
                 .and_then(|()| std::fs::write(&manifest, self.new.to_bytes()))
                 .map_err(|source| BundleError::Io {
                     path: manifest.clone(),
                     what: "write",
                     source,
                 })?;
-            let exchanged = swap::exchange_or_rename(&self.staging, &self.target)?;
+            let s = swapped.insert(dir.take().expect("committed once").swap()?);
             self.phase(Phase::Swapped);
-            if exchanged {
-                swap::remove_any(&self.staging)?;
-            }
+            s.finish()?;
             self.stat.forget_under(&self.target);
         }
-        self.committed = true;
         for rec in self.new.steps.values() {
             for (rel, o) in &rec.outputs {
                 self.stat.remember(&self.target.join(rel), o.sha256);
             }
         }
         self.stat.save();
+        drop((dir, swapped));
         self.phase(Phase::Done);
         Ok(Commit {
             replaced: !unchanged,
@@ -468,15 +440,6 @@ impl BundleBuilder {
             removed_stale: std::mem::take(&mut self.removed_stale),
             files_hashed: self.stat.hashed,
         })
-    }
-}
-
-impl Drop for BundleBuilder {
-    /// A build that fails or is dropped leaves nothing behind.
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = swap::remove_any(&self.staging);
-        }
     }
 }
 

@@ -16,12 +16,10 @@ pub enum BundleError {
         #[source]
         source: std::io::Error,
     },
-    /// The bundle target has no usable parent directory or file name.
-    #[error("bundle path {0} must name a directory inside an existing parent")]
-    BadTarget(PathBuf),
-    /// Another `measured build` holds the lock on this bundle.
-    #[error("another build of {0} is running (lock held on {1})")]
-    Locked(PathBuf, PathBuf),
+    /// The bundle directory cannot be replaced: not ours, locked by
+    /// another run, or an OS failure while swapping it in.
+    #[error(transparent)]
+    Output(#[from] outputs::Error),
     /// A step said it would produce a file and did not.
     #[error("step {step} did not produce its declared output {output}")]
     MissingOutput {

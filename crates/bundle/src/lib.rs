@@ -14,7 +14,9 @@
 //!   staging directory beside the target and swapped in with one
 //!   `renameat2(RENAME_EXCHANGE)`; a process killed at any moment leaves
 //!   either the previous bundle or the complete new one, and leftovers are
-//!   removed by the next run.
+//!   removed by the next run. The swap, the lock and the check that the
+//!   target is one of our bundles are the `outputs` crate's, shared with
+//!   `measured image build`.
 //!
 //! The step records live in the bundle (`.measured/steps.json`, content
 //! only, so two clean builds are byte-identical). A stat cache beside the
@@ -27,10 +29,10 @@ mod error;
 mod manifest;
 pub mod spec;
 mod statcache;
-mod swap;
 
 pub use builder::{BundleBuilder, Commit, Input, Phase, StepOutcome, StepReport, StepSpec};
 pub use digest::ContentDigest;
 pub use error::BundleError;
 pub use manifest::{MANIFEST_PATH, Manifest, OutputRecord, StepRecord};
-pub use swap::{exchange_or_rename, staging_prefix};
+pub use outputs::exchange_or_rename;
+pub use outputs::temp::staging_prefix;

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::Metadata;
-use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -122,17 +121,8 @@ impl StatCache {
     /// Failure to save is not an error of the build: it only costs time.
     pub(crate) fn save(&mut self) {
         self.entries.retain(|p, _| p.exists());
-        let Some(dir) = self.path.parent() else {
-            return;
-        };
-        let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) else {
-            return;
-        };
-        let Ok(bytes) = serde_json::to_vec(&self.entries) else {
-            return;
-        };
-        if tmp.write_all(&bytes).is_ok() {
-            let _ = tmp.persist(&self.path);
+        if let Ok(bytes) = serde_json::to_vec(&self.entries) {
+            let _ = outputs::write_file(&self.path, &bytes);
         }
     }
 }

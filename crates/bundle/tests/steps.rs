@@ -192,7 +192,10 @@ fn concurrent_build_of_same_bundle_is_refused() {
     let f = fixture();
     let _held = BundleBuilder::open(&f.target).unwrap();
     let e = BundleBuilder::open(&f.target).unwrap_err();
-    assert!(matches!(e, BundleError::Locked(..)), "{e}");
+    assert!(
+        matches!(e, BundleError::Output(outputs::Error::Locked { .. })),
+        "{e}"
+    );
 }
 
 #[test]

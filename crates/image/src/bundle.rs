@@ -16,14 +16,15 @@ use crate::initramfs::{self, ModuleFile};
 use crate::input::HostInput;
 use crate::kernel::parse_bzimage;
 use crate::modules::{ModulesDep, modinfo_depends, module_name};
-use crate::spec::{DiskOutput, InitramfsMode, Spec};
+use crate::spec::{InitramfsMode, Spec};
 use crate::{elf, hostdir};
 
 /// Writes the edited tree as a filesystem inside a disk image.
 pub trait DiskWriter {
     /// Write `tree` as `spec.fs_type` filling a `spec.disk_size_mib` disk in
     /// `spec.format` to `out` (a new file in the bundle's temp directory).
-    fn write_disk(&self, tree: &Tree, spec: &Spec, out: &Path) -> Result<(), String>;
+    /// An OS error keeps its kind (a full disk stays `StorageFull`).
+    fn write_disk(&self, tree: &Tree, spec: &Spec, out: &Path) -> std::io::Result<()>;
 
     /// Fail early, before anything is written, when `tree` cannot fit.
     fn check_fits(&self, tree: &Tree, spec: &Spec) -> Result<(), String>;
@@ -398,18 +399,34 @@ fn index_modules(
     })
 }
 
-fn disk_file_name(spec: &Spec) -> String {
-    let ext = match spec.format {
-        DiskOutput::Raw => "img",
-        _ => "vhd",
-    };
-    format!("{}.{ext}", spec.name)
-}
-
-/// Build the bundle for `spec` at `out`. `epoch` is `SOURCE_DATE_EPOCH`.
+/// Build the bundle for `spec` at `out`, replacing it atomically: it is
+/// assembled in a staging directory beside `out` and swapped in whole,
+/// under `out`'s lock (the same as `measured build`'s). `out` must be
+/// absent, empty or one of our bundles. `epoch` is `SOURCE_DATE_EPOCH`.
 pub fn build(
     spec: &Spec,
     out: &Path,
+    epoch: i64,
+    disk: &dyn DiskWriter,
+    step: &dyn Fn(&str),
+) -> Result<BundleReport, ImageError> {
+    // Every name is checked before the output directory is touched.
+    spec.validate()?;
+    let dir = outputs::BundleDir::open(out)?;
+    // Earlier releases assembled the bundle in `.measured-image-XXXXXX`.
+    outputs::legacy::remove_image_staging_dirs(dir.parent());
+    let report = build_into(spec, dir.staging(), epoch, disk, step)?;
+    step("rename");
+    dir.swap()?.finish()?;
+    Ok(report)
+}
+
+/// Write the bundle's files for `spec` into `dir`, an empty directory the
+/// caller swaps into place (an error leaves files in it for the caller to
+/// remove with it).
+pub fn build_into(
+    spec: &Spec,
+    dir: &Path,
     epoch: i64,
     disk: &dyn DiskWriter,
     step: &dyn Fn(&str),
@@ -421,24 +438,18 @@ pub fn build(
     let (kernel, head) = HostInput::open(&spec.kernel, "kernel")?;
     let bz = parse_bzimage(&head, &spec.kernel)?;
     let release = bz.release.clone();
+    outputs::check_file_name("kernel release", &release).map_err(|e| ImageError::Kernel {
+        path: spec.kernel.clone(),
+        msg: e.to_string(),
+    })?;
 
-    // Everything is written into a temporary directory beside `out`,
-    // renamed into place at the end. Declared before `inputs`, so an early
-    // error waits for the input threads before removing it.
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(ImageError::io(parent))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".measured-image-")
-        .tempdir_in(parent)
-        .map_err(ImageError::io(parent))?;
     // Inputs are hashed on other cores while the disk is built; the kernel
-    // is copied into the bundle in the same pass.
+    // is copied into the bundle in the same pass. An early error drops
+    // `inputs`, which waits for those threads before the caller removes
+    // the directory they write into.
     let mut inputs = Pending(vec![copy_in_background(
         &kernel,
-        tmp.path().join(format!("vmlinuz-{release}")),
+        dir.join(format!("vmlinuz-{release}")),
     )]);
 
     step("rootfs");
@@ -480,7 +491,7 @@ pub fn build(
         let (i, _) = HostInput::open(p, "initrd")?;
         inputs.push(copy_in_background(
             &i,
-            tmp.path().join(format!("initrd.img-{release}")),
+            dir.join(format!("initrd.img-{release}")),
         ));
         initrd_input = Some(i.clone());
         Some(Out::Copy(i, inputs.len() - 1))
@@ -601,47 +612,18 @@ pub fn build(
         })?;
 
     step("disk");
-    let disk_name = disk_file_name(spec);
-    disk.write_disk(&tree, spec, &tmp.path().join(&disk_name))
-        .map_err(|msg| ImageError::Io {
-            path: tmp.path().join(&disk_name),
-            source: std::io::Error::other(msg),
-        })?;
+    let disk_name = spec.disk_file_name();
+    disk.write_disk(&tree, spec, &dir.join(&disk_name))
+        .map_err(ImageError::io(dir.join(&disk_name)))?;
 
     step("vm definitions");
-    let dom0 = spec
-        .dom0_dir
-        .clone()
-        .unwrap_or_else(|| format!("/storage/{}", spec.name));
     let mut files: BTreeMap<String, Out> = BTreeMap::new();
     files.insert(format!("vmlinuz-{release}"), Out::Copy(kernel.clone(), 0));
     let has_initrd = initrd.is_some();
     if let Some(i) = initrd {
         files.insert(format!("initrd.img-{release}"), i);
     }
-    let def = vmdef::VmDef {
-        name: spec.name.clone(),
-        uuid: spec.uuid(),
-        memory_mib: spec.memory_mib,
-        vcpus: spec.vcpus,
-        virt_type: spec.virt_type,
-        kernel: format!("{dom0}/vmlinuz"),
-        kernel_in_disk: "/vmlinuz".into(),
-        initrd: has_initrd.then(|| format!("{dom0}/initrd.img")),
-        initrd_in_disk: has_initrd.then(|| "/initrd.img".into()),
-        cmdline: spec.cmdline(),
-        disk_path: format!("{dom0}/{disk_name}"),
-        disk_format: if spec.format == DiskOutput::Raw {
-            vmdef::DiskFormat::Raw
-        } else {
-            vmdef::DiskFormat::Vhd
-        },
-        flask_label: spec.flask_label.clone(),
-        service_tag: spec
-            .service_tag
-            .clone()
-            .unwrap_or_else(|| spec.name.clone()),
-    };
+    let def = spec.vm_def(has_initrd);
     files.insert(
         format!("{}.cfg", spec.name),
         Out::Mem(Arc::new(vmdef::xl::xl_cfg(&def)?.into_bytes())),
@@ -661,13 +643,13 @@ pub fn build(
     // The disk is the one output not in memory: hash it from the file on
     // a second core while the other outputs are written and the inputs'
     // threads finish.
-    let disk_path = tmp.path().join(&disk_name);
+    let disk_path = dir.join(&disk_name);
     let (inputs, mut outputs) = std::thread::scope(
         |scope| -> Result<(Vec<FileRecord>, Vec<FileRecord>), ImageError> {
             let disk_sha = scope.spawn(|| sha_file(&disk_path));
             for (name, data) in &files {
                 if let Out::Mem(b) = data {
-                    let p = tmp.path().join(name);
+                    let p = dir.join(name);
                     std::fs::write(&p, b.as_slice()).map_err(ImageError::io(&p))?;
                 }
             }
@@ -694,7 +676,7 @@ pub fn build(
         outputs,
     };
     let json = serde_json::to_string_pretty(&report).expect("report serialises") + "\n";
-    let bj = tmp.path().join("bundle.json");
+    let bj = dir.join("bundle.json");
     std::fs::write(&bj, json).map_err(ImageError::io(&bj))?;
 
     // What was hashed, copied and put on the disk came from these files:
@@ -704,28 +686,5 @@ pub fn build(
         i.check_unchanged()?;
     }
 
-    step("rename");
-    if out.exists() {
-        if !out.join("bundle.json").exists() {
-            return Err(ImageError::Io {
-                path: out.to_path_buf(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::AlreadyExists,
-                    "exists and is not a bundle; refusing to replace it",
-                ),
-            });
-        }
-        std::fs::remove_dir_all(out).map_err(ImageError::io(out))?;
-    }
-    let kept = tmp.keep();
-    std::fs::set_permissions(&kept, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .map_err(ImageError::io(&kept))?;
-    std::fs::rename(&kept, out).map_err(|e| {
-        let _ = std::fs::remove_dir_all(&kept);
-        ImageError::Io {
-            path: out.to_path_buf(),
-            source: e,
-        }
-    })?;
     Ok(report)
 }

@@ -62,6 +62,10 @@ pub enum ImageError {
     /// A VM definition could not be written.
     #[error(transparent)]
     VmDef(#[from] vmdef::VmDefError),
+    /// The bundle directory cannot be replaced (not ours, locked, or an
+    /// OS failure while swapping it in).
+    #[error(transparent)]
+    Output(#[from] outputs::Error),
     /// A tree path problem.
     #[error("rootfs: {0}")]
     Path(#[from] fstree::PathError),

@@ -161,12 +161,35 @@ impl Spec {
         }
     }
 
-    /// Check values the type system does not.
+    /// Check values the type system does not, before anything is written:
+    /// every field the VM definitions carry (name, service tag, UUID,
+    /// memory, vCPUs, command line, dom0 paths) and every name that
+    /// becomes a file name.
     pub fn validate(&self) -> Result<(), ImageError> {
         let field = |field, msg: &str| ImageError::Field {
             field,
             msg: msg.into(),
         };
+        for (name, value) in [
+            ("name", Some(&self.name)),
+            ("service_tag", self.service_tag.as_ref()),
+        ] {
+            if let Some(v) = value {
+                outputs::check_file_name(name, v).map_err(|e| ImageError::Field {
+                    field: name,
+                    msg: e.to_string(),
+                })?;
+            }
+        }
+        self.vm_def(self.initrd.is_some() || self.initramfs != InitramfsMode::Never)
+            .validate()
+            .map_err(|e| {
+                let vmdef::VmDefError::BadField { field, .. } = &e;
+                ImageError::Field {
+                    field: spec_field_of(field),
+                    msg: e.to_string(),
+                }
+            })?;
         if !matches!(self.fs_type.as_str(), "ext2" | "ext3" | "ext4") {
             return Err(field("fs_type", "expected ext2, ext3 or ext4"));
         }
@@ -183,6 +206,47 @@ impl Spec {
             ));
         }
         Ok(())
+    }
+
+    /// The disk image's file name in the bundle: `NAME.vhd` or `NAME.img`.
+    pub fn disk_file_name(&self) -> String {
+        let ext = match self.format {
+            DiskOutput::Raw => "img",
+            _ => "vhd",
+        };
+        format!("{}.{ext}", self.name)
+    }
+
+    /// The VM definitions' view of this spec; `has_initrd` when the bundle
+    /// ships an initrd.
+    pub fn vm_def(&self, has_initrd: bool) -> vmdef::VmDef {
+        let dom0 = self
+            .dom0_dir
+            .clone()
+            .unwrap_or_else(|| format!("/storage/{}", self.name));
+        vmdef::VmDef {
+            name: self.name.clone(),
+            uuid: self.uuid(),
+            memory_mib: self.memory_mib,
+            vcpus: self.vcpus,
+            virt_type: self.virt_type,
+            kernel: format!("{dom0}/vmlinuz"),
+            kernel_in_disk: "/vmlinuz".into(),
+            initrd: has_initrd.then(|| format!("{dom0}/initrd.img")),
+            initrd_in_disk: has_initrd.then(|| "/initrd.img".into()),
+            cmdline: self.cmdline(),
+            disk_path: format!("{dom0}/{}", self.disk_file_name()),
+            disk_format: if self.format == DiskOutput::Raw {
+                vmdef::DiskFormat::Raw
+            } else {
+                vmdef::DiskFormat::Vhd
+            },
+            flask_label: self.flask_label.clone(),
+            service_tag: self
+                .service_tag
+                .clone()
+                .unwrap_or_else(|| self.name.clone()),
+        }
     }
 
     /// The kernel command line in effect.
@@ -211,6 +275,16 @@ impl Spec {
             &x[16..20],
             &x[20..]
         )
+    }
+}
+
+/// The spec field behind a VM-definition field (dom0 paths come from
+/// `dom0_dir`).
+fn spec_field_of(vmdef_field: &'static str) -> &'static str {
+    match vmdef_field {
+        "kernel" | "initrd" | "disk_path" => "dom0_dir",
+        "kernel_in_disk" | "initrd_in_disk" => "name",
+        f => f,
     }
 }
 

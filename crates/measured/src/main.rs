@@ -72,12 +72,27 @@ fn main() -> ExitCode {
         Command::Build(a) => cmd::build::run(a, &ctx),
         Command::Completions { shell } => {
             let mut command = Cli::command();
-            clap_complete::generate(shell, &mut command, "measured", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "measured", &mut script);
+            output::write_stdout_bytes(&script);
             Ok(exit::Status::Ok)
         }
     };
-    match result {
+    let failed = result.is_err();
+    let code = match result {
         Ok(status) => status.into(),
         Err(e) => ctx.report_error(&e),
+    };
+    // Every command's stdout failure is handled here, once: the work is
+    // done (a build is committed), but the report did not reach its reader.
+    // A command's own error wins over a failure to print it.
+    match output::finish_stdout() {
+        Some(e) if !failed => {
+            output::write_stderr(format_args!(
+                "measured: error: writing to standard output: {e}\n"
+            ));
+            ExitCode::from(exit::OS_ERROR)
+        }
+        _ => code,
     }
 }

@@ -1,8 +1,16 @@
 //! Output conventions shared by every subcommand: text or JSON, progress
 //! bars only on a terminal, errors as one clear message.
+//!
+//! Standard output is written in one place ([`outln!`], [`write_stdout`]),
+//! so a failing stdout is handled once for every command, as coreutils do:
+//! a closed pipe (`measured log show X | head`) ends the process quietly by
+//! SIGPIPE; any other write error (`> /dev/full`) is remembered, the
+//! command finishes its work (outputs already committed stay committed),
+//! and `main` exits 3 with a message.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -64,36 +72,176 @@ impl Ctx {
     #[allow(dead_code)]
     pub fn print_json<T: serde::Serialize>(&self, value: &T) -> anyhow::Result<()> {
         let s = serde_json::to_string_pretty(value)?;
-        println!("{s}");
+        crate::outln!("{s}");
         Ok(())
     }
 
     /// Print an error (with its causes) and pick the exit code.
     pub fn report_error(&self, e: &anyhow::Error) -> ExitCode {
-        let code = if e.chain().any(|c| {
-            c.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io_is_os_side(io.kind()))
-        }) {
-            exit::OS_ERROR
-        } else {
-            exit::BAD_INPUT
-        };
+        let code = exit_code(e);
         if self.json {
             let causes: Vec<String> = e.chain().map(|c| c.to_string()).collect();
             let v =
                 serde_json::json!({ "error": causes.join(": "), "causes": causes, "exit": code });
-            println!("{v}");
+            crate::outln!("{v}");
         } else {
-            eprintln!("measured: error: {e:#}");
+            write_stderr(format_args!("measured: error: {}\n", message(e)));
         }
         ExitCode::from(code)
     }
 }
 
-fn io_is_os_side(kind: std::io::ErrorKind) -> bool {
+/// An error and its causes on one line, each cause said once: many
+/// errors already print their source in their own message.
+pub fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for c in e.chain() {
+        let t = c.to_string();
+        if out.contains(&t) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&t);
+    }
+    out
+}
+
+/// The exit status of a failed command: 3 when the operating system failed
+/// us while writing output (a full disk, an unwritable output directory),
+/// 2 for everything else (bad or unreadable input, a refused request).
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    for c in e.chain() {
+        if let Some(o) = output_error(c) {
+            return if o.is_os_error() {
+                exit::OS_ERROR
+            } else {
+                exit::BAD_INPUT
+            };
+        }
+        if c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| is_write_failure(io.kind()))
+        {
+            return exit::OS_ERROR;
+        }
+    }
+    exit::BAD_INPUT
+}
+
+/// An error of the output machinery, directly or inside a library error
+/// that carries it transparently.
+fn output_error<'a>(c: &'a (dyn std::error::Error + 'static)) -> Option<&'a outputs::Error> {
+    if let Some(o) = c.downcast_ref::<outputs::Error>() {
+        return Some(o);
+    }
+    if let Some(vhd::Error::Output(o)) = c.downcast_ref::<vhd::Error>() {
+        return Some(o);
+    }
+    if let Some(image::ImageError::Output(o)) = c.downcast_ref::<image::ImageError>() {
+        return Some(o);
+    }
+    if let Some(bundle::BundleError::Output(o)) = c.downcast_ref::<bundle::BundleError>() {
+        return Some(o);
+    }
+    None
+}
+
+/// Errors only writing can meet. Reading an input never fills a disk, so
+/// these are the output's fault whatever file they name; a permission
+/// error is not among them (an unreadable input is exit 2; an unwritable
+/// output directory comes as an `outputs::Error`).
+fn is_write_failure(kind: std::io::ErrorKind) -> bool {
     use std::io::ErrorKind::*;
     matches!(
         kind,
-        PermissionDenied | StorageFull | ReadOnlyFilesystem | QuotaExceeded | AlreadyExists
+        StorageFull | ReadOnlyFilesystem | QuotaExceeded | FileTooLarge
     )
+}
+
+/// The first error writing to standard output, kept for `main`.
+static STDOUT_ERROR: Mutex<Option<std::io::Error>> = Mutex::new(None);
+
+/// Print to standard output, like `println!`, with [`write_stdout`]'s
+/// handling of a closed or full stdout.
+#[macro_export]
+macro_rules! outln {
+    () => {
+        $crate::output::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// Write to standard output. A closed pipe ends the process by SIGPIPE
+/// (silently, as `cat` does); another error is kept for [`finish_stdout`]
+/// and later writes are skipped.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    if stdout_failed() {
+        return;
+    }
+    let r = std::io::stdout().lock().write_fmt(args);
+    if let Err(e) = r {
+        stdout_error(e);
+    }
+}
+
+/// Write raw bytes to standard output (see [`write_stdout`]); `false` once
+/// stdout has failed, so a long copy can stop.
+pub fn write_stdout_bytes(b: &[u8]) -> bool {
+    if stdout_failed() {
+        return false;
+    }
+    let r = std::io::stdout().lock().write_all(b);
+    match r {
+        Ok(()) => true,
+        Err(e) => {
+            stdout_error(e);
+            false
+        }
+    }
+}
+
+fn stdout_failed() -> bool {
+    STDOUT_ERROR.lock().map(|g| g.is_some()).unwrap_or(true)
+}
+
+fn stdout_error(e: std::io::Error) {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        die_of_sigpipe();
+    }
+    if let Ok(mut g) = STDOUT_ERROR.lock() {
+        g.get_or_insert(e);
+    }
+}
+
+/// End like a coreutils program whose reader went away: killed by SIGPIPE,
+/// no message. Rust ignores SIGPIPE at startup; restore the default action
+/// and raise it.
+fn die_of_sigpipe() -> ! {
+    // SAFETY: `signal` with `SIG_DFL` installs no handler (no code of ours
+    // runs in signal context), and `raise` only sends a signal to this
+    // process; neither touches memory Rust owns. Both are async-signal-safe
+    // and valid from any thread.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::raise(libc::SIGPIPE);
+    }
+    // Not reached: the default action of SIGPIPE terminates the process.
+    std::process::exit(128 + libc::SIGPIPE);
+}
+
+/// Flush standard output and return the first error writing it, if any.
+pub fn finish_stdout() -> Option<std::io::Error> {
+    if let Err(e) = std::io::stdout().lock().flush() {
+        stdout_error(e);
+    }
+    STDOUT_ERROR.lock().ok().and_then(|mut g| g.take())
+}
+
+/// Write to standard error, ignoring failure (there is nowhere left to
+/// report it; `eprintln!` would panic).
+pub fn write_stderr(args: std::fmt::Arguments<'_>) {
+    let _ = std::io::stderr().lock().write_fmt(args);
 }

@@ -54,6 +54,29 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A problem inside a named input file.
+    #[error("{file}: {source}")]
+    InFile {
+        /// The file.
+        file: String,
+        /// What is wrong in it.
+        source: Box<Error>,
+    },
+}
+
+impl Error {
+    /// The structure the error is about (`ACM`, `profile`, `tb_policy`,
+    /// ...), to tell which input file it concerns; `None` when the error
+    /// already names its file.
+    pub fn what(&self) -> Option<&'static str> {
+        match self {
+            Error::Truncated { what, .. }
+            | Error::BadField { what, .. }
+            | Error::Invalid { what, .. }
+            | Error::Gzip { what, .. } => Some(what),
+            Error::Io { .. } | Error::InFile { .. } => None,
+        }
+    }
 }
 
 /// Shorthand for this crate's results.

@@ -494,7 +494,12 @@ pub fn predict_with_progress(
                     path: path.display().to_string(),
                     source,
                 })?;
-                hash_image(f, m.decompress, &img_algs, "module", &mut progress)?
+                hash_image(f, m.decompress, &img_algs, "module", &mut progress).map_err(|e| {
+                    Error::InFile {
+                        file: path.display().to_string(),
+                        source: Box::new(e),
+                    }
+                })?
             }
             ModuleData::Bytes(b) => {
                 hash_image(&b[..], m.decompress, &img_algs, "module", &mut progress)?

@@ -51,19 +51,168 @@ fn read(file: &File, off: u64, buf: &mut [u8], len: u64) -> bool {
         && file.read_exact_at(buf, off).is_ok()
 }
 
-/// Check the image at `path`; an empty list means it is valid. Only I/O
-/// errors opening the file are returned as `Err`.
+/// What a differencing image says about its parent, for the chain check.
+struct ParentRef {
+    file: File,
+    len: u64,
+    header: DynamicHeader,
+    /// Offset of the dynamic header.
+    hoff: u64,
+}
+
+/// Check the image at `path` and, for a differencing image, every image of
+/// its parent chain; an empty list means the chain is valid. A parent that
+/// is missing, not a VHD, another image than the one recorded (unique id,
+/// modification time), or already in the chain (a loop) is a violation, and
+/// so is anything wrong inside a parent (named by its path). Only I/O
+/// errors opening `path` itself are returned as `Err`.
 pub fn check_file(path: &Path) -> Result<Vec<Violation>> {
+    let (mut out, mut diff) = check_image(path)?;
+    let mut seen = vec![identity(path)];
+    let mut child = path.to_path_buf();
+    while let Some(p) = diff.take() {
+        let at_loc = p.hoff + 576;
+        let at = |offset, field: &str, problem: String| Violation {
+            offset,
+            field: format!("{}: {field}", child.display()),
+            problem,
+        };
+        let parent = match crate::reader::find_parent(&child, &p.file, p.len, &p.header) {
+            Ok(pp) => pp,
+            Err(e) => {
+                out.push(at(at_loc, "header.parent_locator", format!("{e}")));
+                break;
+            }
+        };
+        let id = identity(&parent);
+        if id.is_some() && seen.contains(&id) {
+            out.push(at(
+                at_loc,
+                "header.parent_locator",
+                format!(
+                    "parent {} is already in the chain (a loop)",
+                    parent.display()
+                ),
+            ));
+            break;
+        }
+        if seen.len() > crate::reader::MAX_CHAIN {
+            out.push(at(
+                at_loc,
+                "header.parent_locator",
+                format!("chain deeper than {} images", crate::reader::MAX_CHAIN),
+            ));
+            break;
+        }
+        seen.push(id);
+        let Some((pfooter, pmtime)) = parent_footer(&parent) else {
+            out.push(at(
+                at_loc,
+                "header.parent_locator",
+                format!("parent {} is not a VHD (no valid footer)", parent.display()),
+            ));
+            break;
+        };
+        if pfooter.uuid != p.header.parent_uuid {
+            out.push(at(
+                p.hoff + 40,
+                "header.parent_uuid",
+                format!(
+                    "{}, but parent {} has unique id {}",
+                    crate::reader::hex(&p.header.parent_uuid),
+                    parent.display(),
+                    crate::reader::hex(&pfooter.uuid)
+                ),
+            ));
+        }
+        // libvhd and VirtualBox record the parent file's modification time
+        // (VHD epoch) when they make the child; a parent written since is
+        // not the image the child was made against.
+        if p.header.parent_timestamp != 0
+            && let Some(m) = pmtime
+            && m != p.header.parent_timestamp
+        {
+            out.push(at(
+                p.hoff + 56,
+                "header.parent_timestamp",
+                format!(
+                    "{}, but parent {} was last modified at {m} (seconds since 2000): changed after the child was made, or copied without its time",
+                    p.header.parent_timestamp,
+                    parent.display()
+                ),
+            ));
+        }
+        let (pv, next) = match check_image(&parent) {
+            Ok(r) => r,
+            Err(e) => {
+                out.push(at(at_loc, "header.parent_locator", format!("parent: {e}")));
+                break;
+            }
+        };
+        out.extend(pv.into_iter().map(|v| Violation {
+            field: format!("{}: {}", parent.display(), v.field),
+            ..v
+        }));
+        diff = next;
+        child = parent;
+    }
+    Ok(out)
+}
+
+/// Device and inode of a file, to see a loop in a chain whatever path
+/// names each image.
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// A parent's footer (at EOF, or its copy at 0) when it has a `conectix`
+/// one, and its modification time as a VHD timestamp.
+fn parent_footer(path: &Path) -> Option<(Footer, Option<u32>)> {
+    let file = File::open(path).ok()?;
+    let m = file.metadata().ok()?;
+    let (footer, _) = crate::reader::read_footer(&file, path, m.len()).ok()?;
+    let mtime = m
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| crate::writer::vhd_timestamp(d.as_secs()));
+    Some((footer, mtime))
+}
+
+/// Check one image; for a differencing image whose header could be read,
+/// also what it says about its parent.
+fn check_image(path: &Path) -> Result<(Vec<Violation>, Option<ParentRef>)> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let mut c = Checker { out: Vec::new() };
+    let mut parent = None;
+    check_into(&mut c, path, &file, len, &mut parent)?;
+    Ok((
+        c.out,
+        parent.map(|(header, hoff)| ParentRef {
+            file,
+            len,
+            header,
+            hoff,
+        }),
+    ))
+}
+
+fn check_into(
+    c: &mut Checker,
+    path: &Path,
+    file: &File,
+    len: u64,
+    parent: &mut Option<(DynamicHeader, u64)>,
+) -> Result<()> {
     if len < 512 {
         c.add(
             0,
             "file",
             format!("{len} bytes: too short to hold a 512-byte footer"),
         );
-        return Ok(c.out);
+        return Ok(());
     }
     let foff = if len % 512 == 511 {
         len - 511
@@ -73,9 +222,9 @@ pub fn check_file(path: &Path) -> Result<Vec<Violation>> {
     let mut fb = [0u8; FOOTER_SIZE];
     file.read_exact_at(&mut fb[..(len - foff) as usize], foff)
         .map_err(|e| Error::io(path, e))?;
-    let footer = check_footer(&mut c, &fb, foff, "footer");
+    let footer = check_footer(c, &fb, foff, "footer");
     let Some(kind) = footer.kind() else {
-        return Ok(c.out);
+        return Ok(());
     };
     if kind == DiskType::Fixed {
         if foff < footer.current_size {
@@ -85,7 +234,7 @@ pub fn check_file(path: &Path) -> Result<Vec<Violation>> {
                 format!(
                     "fixed disk of {} bytes needs a {}-byte file, found {len}",
                     footer.current_size,
-                    footer.current_size + 512
+                    u128::from(footer.current_size) + 512
                 ),
             );
         } else if foff > footer.current_size {
@@ -98,11 +247,11 @@ pub fn check_file(path: &Path) -> Result<Vec<Violation>> {
                 ),
             );
         }
-        return Ok(c.out);
+        return Ok(());
     }
     // The copy at offset 0 must match the footer at EOF.
     let mut copy = [0u8; FOOTER_SIZE];
-    if read(&file, 0, &mut copy, len) && copy != fb {
+    if read(file, 0, &mut copy, len) && copy != fb {
         c.add(
             0,
             "footer copy",
@@ -111,15 +260,25 @@ pub fn check_file(path: &Path) -> Result<Vec<Violation>> {
     }
     let hoff = footer.data_offset;
     let mut hb = [0u8; HEADER_SIZE];
-    if hoff % SECTOR != 0 || !read(&file, hoff, &mut hb, foff) {
+    if hoff % SECTOR != 0 || !read(file, hoff, &mut hb, foff) {
         c.add(
             foff + 16,
             "footer.data_offset",
             format!("{hoff:#x}: no 1024-byte dynamic header fits there before the footer"),
         );
-        return Ok(c.out);
+        return Ok(());
     }
     let h = DynamicHeader::decode(&hb);
+    if kind == DiskType::Differencing {
+        *parent = Some((h.clone(), hoff));
+        if u64::from(h.parent_timestamp) + crate::format::VHD_EPOCH > now() + 1800 {
+            c.add(
+                hoff + 56,
+                "header.parent_timestamp",
+                "more than 30 minutes in the future",
+            );
+        }
+    }
     if &h.cookie != HEADER_COOKIE {
         c.add(
             hoff,
@@ -195,9 +354,9 @@ pub fn check_file(path: &Path) -> Result<Vec<Violation>> {
                 h.table_offset
             ),
         );
-        return Ok(c.out);
+        return Ok(());
     }
-    if h.table_offset < hoff + HEADER_SIZE as u64 && hoff < bat_end {
+    if h.table_offset < hoff.saturating_add(HEADER_SIZE as u64) && hoff < bat_end {
         c.add(
             hoff + 16,
             "header.table_offset",
@@ -205,9 +364,9 @@ pub fn check_file(path: &Path) -> Result<Vec<Violation>> {
         );
     }
     let mut raw = vec![0u8; (h.max_table_entries as usize) * 4];
-    if !read(&file, h.table_offset, &mut raw, len) {
+    if !read(file, h.table_offset, &mut raw, len) {
         c.add(h.table_offset, "bat", "cannot be read");
-        return Ok(c.out);
+        return Ok(());
     }
     let bat: Vec<u32> = raw
         .chunks_exact(4)
@@ -216,31 +375,39 @@ pub fn check_file(path: &Path) -> Result<Vec<Violation>> {
     // Metadata regions no block may touch: footer copy, header, BAT, batmap.
     let mut meta: Vec<(u64, u64, &str)> = vec![
         (0, 512, "footer copy"),
-        (hoff, hoff + HEADER_SIZE as u64, "dynamic header"),
+        (
+            hoff,
+            hoff.saturating_add(HEADER_SIZE as u64),
+            "dynamic header",
+        ),
         (h.table_offset, bat_end, "BAT"),
     ];
     let batmap = if &footer.creator_app[..3] == b"tap" && footer.creator_version >= 0x0001_0002 {
-        check_batmap(&mut c, &file, len, &footer, &h, bat_end)
+        check_batmap(c, file, len, &footer, &h, bat_end)
     } else {
         None
     };
     if let Some((bh, _)) = &batmap {
-        meta.push((bat_end, bat_end + 512, "batmap header"));
+        meta.push((bat_end, bat_end.saturating_add(512), "batmap header"));
         meta.push((
             bh.map_offset,
-            bh.map_offset + bh.map_sectors as u64 * SECTOR,
+            bh.map_offset
+                .saturating_add(u64::from(bh.map_sectors) * SECTOR),
             "batmap",
         ));
     }
+    // Offsets and sizes below come from the file: add without wrapping (a
+    // range past the end of the address space just ends there).
     for l in h.locators.iter().filter(|l| l.code != 0) {
         meta.push((
             l.data_offset,
-            l.data_offset + l.data_space.max(l.data_len) as u64,
+            l.data_offset
+                .saturating_add(u64::from(l.data_space.max(l.data_len))),
             "parent locator",
         ));
     }
     if !bs_ok {
-        return Ok(c.out);
+        return Ok(());
     }
     let bm = h.bitmap_bytes();
     let span = bm + h.block_size as u64;
@@ -249,8 +416,9 @@ pub fn check_file(path: &Path) -> Result<Vec<Violation>> {
         if e == BAT_UNUSED {
             continue;
         }
-        let at = h.table_offset + 4 * i as u64;
-        let (s, end) = (e as u64 * SECTOR, e as u64 * SECTOR + span);
+        let at = h.table_offset.saturating_add(4 * i as u64);
+        let s = u64::from(e) * SECTOR;
+        let end = s.saturating_add(span);
         if end > foff {
             c.add(
                 at,
@@ -273,9 +441,9 @@ pub fn check_file(path: &Path) -> Result<Vec<Violation>> {
     }
     blocks.sort_unstable();
     for w in blocks.windows(2) {
-        if w[0].0 + span > w[1].0 {
+        if w[0].0.saturating_add(span) > w[1].0 {
             c.add(
-                h.table_offset + 4 * w[1].1 as u64,
+                h.table_offset.saturating_add(4 * w[1].1 as u64),
                 format!("bat[{}]", w[1].1),
                 format!(
                     "block at {:#x} overlaps block {} at {:#x}",
@@ -301,7 +469,7 @@ pub fn check_file(path: &Path) -> Result<Vec<Violation>> {
                 );
                 continue;
             }
-            if read(&file, e as u64 * SECTOR, &mut bits, len) && bits != full {
+            if read(file, e as u64 * SECTOR, &mut bits, len) && bits != full {
                 c.add(
                     e as u64 * SECTOR,
                     format!("bitmap of block {i}"),
@@ -310,7 +478,7 @@ pub fn check_file(path: &Path) -> Result<Vec<Violation>> {
             }
         }
     }
-    Ok(c.out)
+    Ok(())
 }
 
 fn check_footer(c: &mut Checker, b: &[u8; FOOTER_SIZE], at: u64, name: &str) -> Footer {
@@ -410,11 +578,7 @@ fn check_footer(c: &mut Checker, b: &[u8; FOOTER_SIZE], at: u64, name: &str) -> 
     if !f.reserved_zero {
         c.add(at + 86, fld("reserved"), "not zero");
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    if f.timestamp as u64 + crate::format::VHD_EPOCH > now + 1800 {
+    if f.timestamp as u64 + crate::format::VHD_EPOCH > now() + 1800 {
         c.add(
             at + 24,
             fld("timestamp"),
@@ -422,6 +586,14 @@ fn check_footer(c: &mut Checker, b: &[u8; FOOTER_SIZE], at: u64, name: &str) -> 
         );
     }
     f
+}
+
+/// Seconds since 1970, now.
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn check_batmap(

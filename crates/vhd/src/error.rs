@@ -42,6 +42,9 @@ pub enum Error {
         /// What failed.
         problem: String,
     },
+    /// The output file cannot be written or put in place.
+    #[error(transparent)]
+    Output(#[from] outputs::Error),
     /// An I/O error on a named file.
     #[error("{}: {source}", file.display())]
     Io {

@@ -17,7 +17,7 @@ use crate::format::{
 use crate::{Error, Result};
 
 /// How deep a differencing chain may go before we call it a loop.
-const MAX_CHAIN: usize = 32;
+pub(crate) const MAX_CHAIN: usize = 32;
 /// Largest block size we accept (the spec only says "power of two").
 const MAX_BLOCK: u32 = 1 << 28;
 
@@ -377,55 +377,7 @@ impl Vhd {
 
     fn find_parent(&self) -> Result<PathBuf> {
         let h = self.header.as_ref().expect("dynamic header loaded");
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        let mut tried = Vec::new();
-        for l in &h.locators {
-            if !matches!(l.code, platform::W2KU | platform::W2RU | platform::MACX) {
-                continue;
-            }
-            if l.data_len == 0 || l.data_len > 65536 {
-                continue;
-            }
-            let mut b = vec![0u8; l.data_len as usize];
-            read_exact_at(
-                &self.file,
-                &self.path,
-                self.file_len,
-                "parent locator data",
-                l.data_offset,
-                &mut b,
-            )?;
-            let name = if l.code == platform::MACX {
-                let s = String::from_utf8_lossy(&b)
-                    .trim_end_matches('\0')
-                    .to_string();
-                s.strip_prefix("file://").unwrap_or(&s).to_string()
-            } else {
-                let units: Vec<u16> = b
-                    .chunks_exact(2)
-                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                    .take_while(|&u| u != 0)
-                    .collect();
-                String::from_utf16_lossy(&units).replace('\\', "/")
-            };
-            let p = dir.join(name.trim_start_matches("./"));
-            if p.is_file() {
-                return Ok(p);
-            }
-            tried.push(p.display().to_string());
-        }
-        let name = h.parent_name();
-        if !name.is_empty() {
-            let p = dir.join(&name);
-            if p.is_file() {
-                return Ok(p);
-            }
-            tried.push(p.display().to_string());
-        }
-        Err(Error::Parent {
-            file: self.path.clone(),
-            problem: format!("no parent found (tried: {})", tried.join(", ")),
-        })
+        find_parent(&self.path, &self.file, self.file_len, h)
     }
 
     /// The image's path.
@@ -600,6 +552,67 @@ impl ContentSource for Vhd {
         }
         Ok(n)
     }
+}
+
+/// Where the parent of the differencing image `path` is: the first parent
+/// locator (relative or absolute UTF-16, or a `file://` URL) naming an
+/// existing file, relative to the image's directory, else the parent name
+/// in the header.
+pub(crate) fn find_parent(
+    path: &Path,
+    file: &File,
+    file_len: u64,
+    h: &DynamicHeader,
+) -> Result<PathBuf> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tried = Vec::new();
+    for l in &h.locators {
+        if !matches!(l.code, platform::W2KU | platform::W2RU | platform::MACX) {
+            continue;
+        }
+        if l.data_len == 0 || l.data_len > 65536 {
+            continue;
+        }
+        let mut b = vec![0u8; l.data_len as usize];
+        read_exact_at(
+            file,
+            path,
+            file_len,
+            "parent locator data",
+            l.data_offset,
+            &mut b,
+        )?;
+        let name = if l.code == platform::MACX {
+            let s = String::from_utf8_lossy(&b)
+                .trim_end_matches('\0')
+                .to_string();
+            s.strip_prefix("file://").unwrap_or(&s).to_string()
+        } else {
+            let units: Vec<u16> = b
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .take_while(|&u| u != 0)
+                .collect();
+            String::from_utf16_lossy(&units).replace('\\', "/")
+        };
+        let p = dir.join(name.trim_start_matches("./"));
+        if p.is_file() {
+            return Ok(p);
+        }
+        tried.push(p.display().to_string());
+    }
+    let name = h.parent_name();
+    if !name.is_empty() {
+        let p = dir.join(&name);
+        if p.is_file() {
+            return Ok(p);
+        }
+        tried.push(p.display().to_string());
+    }
+    Err(Error::Parent {
+        file: path.to_path_buf(),
+        problem: format!("no parent found (tried: {})", tried.join(", ")),
+    })
 }
 
 /// Lower-case hex of a byte string.

@@ -60,8 +60,7 @@ pub struct CreateOptions {
     pub profile: Profile,
     /// Write a fixed image (implied by [`Profile::Fixed`]).
     pub fixed: bool,
-    /// Footer timestamp, seconds since 2000-01-01; default from
-    /// `SOURCE_DATE_EPOCH`, else now.
+    /// Footer timestamp, seconds since 2000-01-01; default now.
     pub timestamp: Option<u32>,
     /// Unique id; default derived from the image's layout and contents so
     /// that equal inputs give equal bytes.
@@ -136,17 +135,20 @@ impl CreateOptions {
     }
 }
 
-/// `SOURCE_DATE_EPOCH` (clamped to the VHD epoch), else the current time.
+/// The current time as a VHD timestamp (seconds since 2000-01-01, clamped).
+/// Callers that want reproducible images set [`CreateOptions::timestamp`]
+/// (the `measured` binary does, from `SOURCE_DATE_EPOCH`).
 pub fn default_timestamp() -> u32 {
-    let unix = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(VHD_EPOCH)
-        });
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(VHD_EPOCH);
+    vhd_timestamp(unix)
+}
+
+/// A Unix time as a VHD timestamp: seconds since 2000-01-01, clamped to
+/// what the 32-bit field holds.
+pub fn vhd_timestamp(unix: u64) -> u32 {
     unix.saturating_sub(VHD_EPOCH).min(u32::MAX as u64) as u32
 }
 
@@ -599,33 +601,23 @@ impl FixedWriter {
     }
 }
 
-/// Write `out` through a temp file in its directory, renamed into place
-/// only when `body` succeeds.
+/// Write `out` through a temporary file beside it, put in place only when
+/// `body` succeeds (`outputs::AtomicFile`: a killed run leaves the previous
+/// image whole, and its temporary is removed by the next run on `out`).
 fn atomically<T>(out: &Path, body: impl FnOnce(File, &Path) -> Result<T>) -> Result<T> {
-    let dir = match out.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    // Ordinary image permissions (the umask still applies), not 0600.
-    let tmp = tempfile::Builder::new()
-        .prefix(".vhd-tmp")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .tempfile_in(dir)
-        .map_err(|e| os_err(dir, e))?;
-    let file = tmp.reopen().map_err(|e| os_err(tmp.path(), e))?;
-    let v = body(file, out)?;
+    let tmp = outputs::AtomicFile::create(out)?;
+    // Earlier releases named their temporaries `.vhd-tmpXXXXXX`.
+    if let Some(dir) = tmp.temp_path().parent() {
+        outputs::legacy::remove_vhd_temp_files(dir);
+    }
+    let file = tmp
+        .file()
+        .try_clone()
+        .map_err(|e| os_err(tmp.temp_path(), e))?;
     // No fsync: like qemu-img, durability is left to the caller; the
     // rename alone guarantees no half-written file under the final name.
-    // Renaming over an existing file makes ext4 (auto_da_alloc) write the
-    // whole new file back synchronously, several times slower than the
-    // conversion; remove the old one first. The new file is complete here,
-    // so an interruption still never leaves a partial image under `out`.
-    match std::fs::remove_file(out) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(os_err(out, e)),
-    }
-    tmp.persist(out).map_err(|e| os_err(out, e.error))?;
+    let v = body(file, out)?;
+    tmp.commit()?;
     Ok(v)
 }
 

@@ -22,7 +22,23 @@ pub enum VirtType {
     Pvh,
 }
 
+/// The most memory we describe for a guest, in MiB: 16 TiB, the x86 Xen
+/// host limit without the `bigmem` build option.
+pub const MAX_MEMORY_MIB: u32 = 16 << 20;
+
 impl VirtType {
+    /// The most vCPUs we describe for a guest of this type: 128 for PVH
+    /// (an HVM container: `HVM_MAX_VCPUS` in Xen's public
+    /// `hvm_info_table.h`); 512 for PV, our own bound (Xen's depends on how
+    /// it was built, and no service VM comes near it), so that a typo such
+    /// as 100000 is refused rather than written into every definition.
+    pub fn max_vcpus(self) -> u32 {
+        match self {
+            VirtType::Pv => 512,
+            VirtType::Pvh => 128,
+        }
+    }
+
     /// The spelling xl, OpenXT's `virt-type` and libvirt share.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -98,9 +114,13 @@ impl VmDef {
             value: value.to_string(),
             expected,
         };
+        // Both become file names (`NAME.cfg`, `service-TAG.json`): `.` and
+        // `..` would name directories.
         let name_ok = |s: &str| {
             !s.is_empty()
                 && s.len() <= 64
+                && s != "."
+                && s != ".."
                 && s.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
         };
@@ -108,14 +128,14 @@ impl VmDef {
             return Err(bad(
                 "name",
                 &self.name,
-                "1-64 characters from [A-Za-z0-9._-]",
+                "1-64 characters from [A-Za-z0-9._-], not `.` or `..`",
             ));
         }
         if !name_ok(&self.service_tag) {
             return Err(bad(
                 "service_tag",
                 &self.service_tag,
-                "1-64 characters from [A-Za-z0-9._-]",
+                "1-64 characters from [A-Za-z0-9._-], not `.` or `..`",
             ));
         }
         if !is_uuid(&self.uuid) {
@@ -125,11 +145,23 @@ impl VmDef {
                 "a UUID like 00000000-0000-0000-0000-000000000000",
             ));
         }
-        if self.memory_mib == 0 {
-            return Err(bad("memory_mib", "0", "at least 1 MiB"));
+        if !(1..=MAX_MEMORY_MIB).contains(&self.memory_mib) {
+            return Err(bad(
+                "memory_mib",
+                &self.memory_mib.to_string(),
+                "1 MiB to 16 TiB (16777216), what Xen on x86 can give a guest",
+            ));
         }
-        if self.vcpus == 0 {
-            return Err(bad("vcpus", "0", "at least 1"));
+        let max_vcpus = self.virt_type.max_vcpus();
+        if !(1..=max_vcpus).contains(&self.vcpus) {
+            return Err(bad(
+                "vcpus",
+                &self.vcpus.to_string(),
+                match self.virt_type {
+                    VirtType::Pv => "1 to 512 for a PV guest",
+                    VirtType::Pvh => "1 to 128 for a PVH guest (Xen's HVM_MAX_VCPUS)",
+                },
+            ));
         }
         let text_fields: [(&'static str, Option<&str>); 7] = [
             ("kernel", Some(&self.kernel)),
@@ -218,6 +250,36 @@ mod tests {
         d.cmdline = "root=\"x".into();
         let e = d.validate().unwrap_err();
         assert!(e.to_string().contains("`cmdline`"), "{e}");
+    }
+
+    #[test]
+    fn impossible_vcpus_memory_and_dot_names_are_rejected_naming_the_field() {
+        for (f, field) in [
+            (
+                (|d: &mut VmDef| d.vcpus = 100_000) as fn(&mut VmDef),
+                "vcpus",
+            ),
+            (|d| d.vcpus = 0, "vcpus"),
+            (
+                |d| {
+                    d.virt_type = VirtType::Pvh;
+                    d.vcpus = 129
+                },
+                "vcpus",
+            ),
+            (|d| d.memory_mib = u32::MAX, "memory_mib"),
+            (|d| d.name = ".".into(), "name"),
+            (|d| d.name = "..".into(), "name"),
+            (|d| d.service_tag = "..".into(), "service_tag"),
+        ] {
+            let mut d = sample();
+            f(&mut d);
+            let e = d.validate().unwrap_err();
+            assert!(e.to_string().contains(&format!("`{field}`")), "{e}");
+        }
+        let mut d = sample();
+        d.vcpus = 512;
+        d.validate().unwrap();
     }
 
     #[test]

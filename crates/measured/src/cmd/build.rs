@@ -13,6 +13,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::exit::Status;
+use crate::outln;
 use crate::output::Ctx;
 
 /// The spec built when none is given.
@@ -64,7 +65,7 @@ pub fn run(args: BuildArgs, ctx: &Ctx) -> anyhow::Result<Status> {
     let out = args
         .out
         .unwrap_or_else(|| Path::new("out").join(&spec.image.name));
-    let epoch = crate::cmd::image::source_date_epoch()?;
+    let epoch = crate::cmd::build_epoch()?;
 
     let mut b = BundleBuilder::open(&out)?;
     let total = 1 + 2 * u64::from(spec.launch.is_some());
@@ -119,37 +120,31 @@ fn image_step(
     }
     let bar = ctx.steps_bar(9, "image");
     let outcome = b.step(step, |dir: &Path| -> anyhow::Result<()> {
-        // image::bundle::build writes a whole bundle directory; build it
-        // inside the staging bundle and lift its files up one level.
-        let sub = dir.join(".image");
         let on_step = |s: &str| {
             bar.inc(1);
             bar.set_message(s.to_string());
         };
-        image::bundle::build(
+        image::bundle::build_into(
             im,
-            &sub,
+            dir,
             epoch,
             &crate::cmd::image::disk::ExtDisk { epoch },
             &on_step,
         )
         .map_err(|e| {
-            // Point at the spec key the image error is about.
+            // Point at the spec key an image error is about; an OS error
+            // (a full disk) is not the spec's fault and keeps its cause.
             let key = match &e {
-                image::ImageError::Field { field, .. } => field,
+                image::ImageError::Field { field, .. } => *field,
                 image::ImageError::Kernel { .. } => "kernel",
                 image::ImageError::Modules { .. } => "modules",
-                image::ImageError::Rootfs { .. } => "rootfs",
-                _ => "name",
+                image::ImageError::Rootfs { .. }
+                | image::ImageError::UnknownInit
+                | image::ImageError::Path(_) => "rootfs",
+                _ => return anyhow::Error::new(e),
             };
-            spec.error_at(spec.line_of_key(key), e.to_string())
+            spec.error_at(spec.line_of_key(key), e.to_string()).into()
         })?;
-        for e in std::fs::read_dir(&sub).with_context(|| format!("listing {}", sub.display()))? {
-            let e = e?;
-            std::fs::rename(e.path(), dir.join(e.file_name()))
-                .with_context(|| format!("moving {}", e.path().display()))?;
-        }
-        std::fs::remove_dir(&sub).with_context(|| format!("removing {}", sub.display()))?;
         Ok(())
     })?;
     bar.finish_and_clear();
@@ -195,23 +190,23 @@ fn report(out: &Path, c: &Commit, ctx: &Ctx) -> anyhow::Result<()> {
     }
     for s in &steps {
         if s.built {
-            println!("  built   {:<10} ({})", s.name, s.reasons.join(", "));
+            outln!("  built   {:<10} ({})", s.name, s.reasons.join(", "));
         } else {
-            println!("  reused  {:<10} (inputs unchanged)", s.name);
+            outln!("  reused  {:<10} (inputs unchanged)", s.name);
         }
     }
-    println!();
-    println!("  {:<40} {:>12}  sha256", "file", "size");
+    outln!();
+    outln!("  {:<40} {:>12}  sha256", "file", "size");
     for f in &files {
-        println!("  {:<40} {:>12}  {}", f.path, f.size, &f.sha256[..16]);
+        outln!("  {:<40} {:>12}  {}", f.path, f.size, &f.sha256[..16]);
     }
     if let Some(p) = pcrs {
-        println!();
+        outln!();
         if let Some(map) = p["pcrs"].as_object() {
             for (pcr, banks) in map {
                 if let Some(banks) = banks.as_object() {
                     for (bank, v) in banks {
-                        println!(
+                        outln!(
                             "  PCR{pcr:<3} {bank:<7} {}",
                             v["value"].as_str().unwrap_or("?")
                         );
@@ -221,13 +216,13 @@ fn report(out: &Path, c: &Commit, ctx: &Ctx) -> anyhow::Result<()> {
         }
     }
     if let Some(d) = policy_digest {
-        println!("  policy  {}", d.trim());
+        outln!("  policy  {}", d.trim());
     }
-    println!();
+    outln!();
     if c.replaced {
-        println!("bundle {} written", out.display());
+        outln!("bundle {} written", out.display());
     } else {
-        println!("bundle {} is up to date (nothing to do)", out.display());
+        outln!("bundle {} is up to date (nothing to do)", out.display());
     }
     Ok(())
 }

@@ -3,7 +3,6 @@
 //! PCR17/18/19 of system A from its artifacts, and replays TXT logs.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -16,6 +15,7 @@ use txt::{
 };
 
 use crate::exit::Status;
+use crate::outln;
 use crate::output::Ctx;
 
 /// The `drtm` subcommands.
@@ -142,20 +142,10 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
-/// Write to a temporary file beside `path`, then rename: no partial output.
+/// Write to a temporary file beside `path`, then rename: no partial
+/// output, a mode that follows the umask.
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("renaming into {}", path.display()))?;
-    Ok(())
+    Ok(outputs::write_file(path, bytes)?)
 }
 
 #[derive(Serialize)]
@@ -182,61 +172,80 @@ fn show_acm(path: &Path, ctx: &Ctx) -> anyhow::Result<Status> {
         return Ok(Status::Ok);
     }
     let h = &acm.header;
-    println!("ACM {}", path.display());
-    println!(
+    outln!("ACM {}", path.display());
+    outln!(
         "  type {:#x} subtype {:#x}",
-        h.module_type, h.module_sub_type
+        h.module_type,
+        h.module_sub_type
     );
-    println!(
+    outln!(
         "  header_len {} dwords, version {:#010x}",
-        h.header_len, h.header_version
+        h.header_len,
+        h.header_version
     );
-    println!(
+    outln!(
         "  chipset_id {:#06x} flags {:#06x} (pre-production {}, debug-signed {})",
         h.chipset_id,
         h.flags,
         (h.flags >> 14) & 1,
         (h.flags >> 15) & 1
     );
-    println!(
+    outln!(
         "  vendor {:#x} date {:#010x} size {} bytes",
         h.module_vendor,
         h.date,
         h.size as u64 * 4
     );
-    println!(
+    outln!(
         "  txt_svn {} se_svn {} key_size {} dwords scratch_size {} dwords",
-        h.txt_svn, h.se_svn, h.key_size, h.scratch_size
+        h.txt_svn,
+        h.se_svn,
+        h.key_size,
+        h.scratch_size
     );
     let i = &acm.info;
-    println!(
+    outln!(
         "  info table v{}: acm type {:#x}, os_sinit_data_ver {}, min_mle_hdr_ver {:#010x}",
-        i.version, i.chipset_acm_type, i.os_sinit_data_ver, i.min_mle_header_ver
+        i.version,
+        i.chipset_acm_type,
+        i.os_sinit_data_ver,
+        i.min_mle_header_ver
     );
-    println!(
+    outln!(
         "  capabilities {:#010x}, acm_ver {}",
-        i.capabilities, i.acm_version
+        i.capabilities,
+        i.acm_version
     );
     for c in &i.chipset_ids {
-        println!(
+        outln!(
             "  chipset {:04x}:{:04x} rev {:#x} flags {:#x} ext {:#x}",
-            c.vendor_id, c.device_id, c.revision_id, c.flags, c.extended_id
+            c.vendor_id,
+            c.device_id,
+            c.revision_id,
+            c.flags,
+            c.extended_id
         );
     }
     for p in &i.processor_ids {
-        println!(
+        outln!(
             "  processor fms {:#x}/{:#x} platform {:#x}/{:#x}",
-            p.fms, p.fms_mask, p.platform_id, p.platform_mask
+            p.fms,
+            p.fms_mask,
+            p.platform_id,
+            p.platform_mask
         );
     }
     if let Some(t) = &i.tpm_info {
-        println!(
+        outln!(
             "  tpm: ext_policy {} family {} nv_index_set {} algs {:04x?}",
-            t.ext_policy, t.tpm_family, t.tpm_nv_index_set, t.alg_ids
+            t.ext_policy,
+            t.tpm_family,
+            t.tpm_nv_index_set,
+            t.alg_ids
         );
     }
-    println!("  signed region sha1   {}", r.signed_region_sha1);
-    println!("  signed region sha256 {}", r.signed_region_sha256);
+    outln!("  signed region sha1   {}", r.signed_region_sha1);
+    outln!("  signed region sha256 {}", r.signed_region_sha256);
     Ok(Status::Ok)
 }
 
@@ -266,7 +275,7 @@ fn mlehash(
         ctx.print_json(&serde_json::json!({ "header": mle.header, "hashes": hashes }))?;
     } else {
         let h = &mle.header;
-        println!(
+        outln!(
             "MLE header at {:#x}: version {:#010x} caps {:#x} range [{:#x}, {:#x}) cmdline [{:#x}, {:#x})",
             h.offset,
             h.version,
@@ -277,7 +286,7 @@ fn mlehash(
             h.cmdline_end
         );
         for (a, d) in &hashes {
-            println!("{a:<7} {d}");
+            outln!("{a:<7} {d}");
         }
     }
     Ok(Status::Ok)
@@ -289,7 +298,7 @@ fn policy_show(path: &Path, ctx: &Ctx) -> anyhow::Result<Status> {
         ctx.print_json(&p)?;
         return Ok(Status::Ok);
     }
-    println!(
+    outln!(
         "tb_policy {}: type {:?}, hash_alg {:#04x} ({}), policy_control {:#010x}",
         path.display(),
         p.policy_type,
@@ -309,9 +318,9 @@ fn policy_show(path: &Path, ctx: &Ctx) -> anyhow::Result<Status> {
         } else {
             e.pcr.to_string()
         };
-        println!("  entry {i}: module {m}, pcr {pcr}, {:?}", e.hash_type);
+        outln!("  entry {i}: module {m}, pcr {pcr}, {:?}", e.hash_type);
         for h in &e.hashes {
-            println!("    {}", hex::encode(h));
+            outln!("    {}", hex::encode(h));
         }
     }
     Ok(Status::Ok)
@@ -329,11 +338,18 @@ fn load_profile(path: &Path) -> anyhow::Result<Profile> {
 
 fn predict(a: PredictArgs, ctx: &Ctx) -> anyhow::Result<Status> {
     let profile = load_profile(&a.profile)?;
+    // Each input is parsed here first, so that an error names its file.
     let policy = if a.policy == "default" {
         PolicySource::Default
     } else {
-        PolicySource::Nv(read(Path::new(&a.policy))?)
+        let b = read(Path::new(&a.policy))?;
+        TbPolicy::parse(&b).with_context(|| a.policy.clone())?;
+        PolicySource::Nv(b)
     };
+    let acm = read(&a.acm)?;
+    Acm::parse(&acm).with_context(|| format!("{}", a.acm.display()))?;
+    let tboot = read(&a.tboot)?;
+    MleImage::load(&tboot).with_context(|| format!("{}", a.tboot.display()))?;
     let mut modules = Vec::new();
     let mut total = 0u64;
     for m in &a.modules {
@@ -354,14 +370,26 @@ fn predict(a: PredictArgs, ctx: &Ctx) -> anyhow::Result<Status> {
     }
     let inputs = LaunchInputs {
         profile,
-        acm: read(&a.acm)?,
-        tboot: read(&a.tboot)?,
+        acm,
+        tboot,
         tboot_cmdline: a.tboot_cmdline.clone(),
         policy,
         modules,
     };
     let bar = ctx.bytes_bar(total, "hashing");
-    let p = txt::predict_with_progress(&inputs, |n| bar.inc(n)).context("predicting the launch")?;
+    let p = txt::predict_with_progress(&inputs, |n| bar.inc(n)).map_err(|e| {
+        // Name the input the prediction could not use.
+        let file = match e.what() {
+            Some("profile") => a.profile.display().to_string(),
+            Some("tb_policy") if a.policy == "default" => "tboot's default policy".to_string(),
+            Some("tb_policy") => a.policy.clone(),
+            Some("launch") => format!("{} with {}", a.acm.display(), a.tboot.display()),
+            Some("ACM") => a.acm.display().to_string(),
+            Some(w) if w.starts_with("MLE") => a.tboot.display().to_string(),
+            _ => return anyhow::Error::new(e).context("predicting the launch"),
+        };
+        anyhow::Error::new(e).context(format!("predicting the launch: {file}"))
+    })?;
     bar.finish_and_clear();
     if let Some(out) = &a.log_out {
         let format = a
@@ -394,13 +422,16 @@ fn split_module(spec: &str) -> anyhow::Result<(PathBuf, String)> {
 }
 
 fn print_prediction(p: &Prediction) {
-    println!(
+    outln!(
         "{:<4} {:<6} {:<22} {:<8} digest",
-        "pcr", "type", "event", "bank"
+        "pcr",
+        "type",
+        "event",
+        "bank"
     );
     for e in &p.events {
         for (alg, d) in &e.digests {
-            println!(
+            outln!(
                 "{:<4} {:#06x} {:<22} {:<8} {}",
                 e.pcr,
                 e.event_type,
@@ -410,10 +441,10 @@ fn print_prediction(p: &Prediction) {
             );
         }
     }
-    println!();
+    outln!();
     for (pcr, banks) in &p.pcrs {
         for (alg, v) in banks {
-            println!("PCR{pcr} {:<7} {}", alg.name(), v);
+            outln!("PCR{pcr} {:<7} {}", alg.name(), v);
         }
     }
 }

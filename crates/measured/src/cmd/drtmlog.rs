@@ -13,6 +13,7 @@ use txt::Event;
 use txt::txtlog::{self, HashStartForm, HashStartMode, TxtLog};
 
 use crate::exit::Status;
+use crate::outln;
 use crate::output::Ctx;
 
 /// Which log file(s) to read.
@@ -217,7 +218,7 @@ pub fn replay(a: ReplayArgs, ctx: &Ctx) -> anyhow::Result<Status> {
     if ctx.json {
         ctx.print_json(&report)?;
     } else {
-        println!(
+        outln!(
             "{:?} log, {} events, banks {}",
             log.format,
             log.events.len(),
@@ -228,19 +229,19 @@ pub fn replay(a: ReplayArgs, ctx: &Ctx) -> anyhow::Result<Status> {
                 .join(", ")
         );
         for (alg, f) in &r.hash_start {
-            println!(
+            outln!(
                 "HASH_START {:<7} logged as {f:?} (replayed: {mode_name})",
                 alg.name()
             );
         }
         for (pcr, banks) in &r.pcrs {
             for (alg, v) in banks {
-                println!("PCR{pcr} {:<7} {v}", alg.name());
+                outln!("PCR{pcr} {:<7} {v}", alg.name());
             }
         }
         if let Some(n) = verified {
             for m in &report.mismatches {
-                println!(
+                outln!(
                     "MISMATCH PCR{} {}: replayed {} expected {}",
                     m.pcr,
                     m.bank.name(),
@@ -248,7 +249,7 @@ pub fn replay(a: ReplayArgs, ctx: &Ctx) -> anyhow::Result<Status> {
                     m.expected
                 );
             }
-            println!(
+            outln!(
                 "verified {n} PCR values: {}",
                 if report.mismatches.is_empty() {
                     "all match".to_string()
@@ -306,7 +307,7 @@ pub fn capture(
     if ctx.json {
         ctx.print_json(&c)?;
     } else {
-        println!(
+        outln!(
             "captured {} ({} events): {} fields from the log{}",
             a.output.display(),
             log.events.len(),
@@ -318,7 +319,7 @@ pub fn capture(
             }
         );
         for n in &c.notes {
-            println!("note: {n}");
+            outln!("note: {n}");
         }
     }
     Ok(Status::Ok)
@@ -348,13 +349,16 @@ pub fn diff(a: DiffArgs, ctx: &Ctx) -> anyhow::Result<Status> {
             "first_parting": d.first_parting,
         }))?;
     } else {
-        println!(
+        outln!(
             "{:<4} {:<14} {:<22} {:<12} origin",
-            "pcr", "result", "event", "banks"
+            "pcr",
+            "result",
+            "event",
+            "banks"
         );
         for r in &d.rows {
             let banks: Vec<&str> = r.banks.iter().map(|b| b.name()).collect();
-            println!(
+            outln!(
                 "{:<4} {:<14} {:<22} {:<12} {}",
                 r.pcr,
                 format!("{:?}", r.kind),
@@ -365,10 +369,10 @@ pub fn diff(a: DiffArgs, ctx: &Ctx) -> anyhow::Result<Status> {
         }
         for (pcr, i) in &d.first_parting {
             let r = &d.rows[*i];
-            println!("PCR{pcr} parts at {} ({:?}): {}", r.name, r.kind, r.origin);
+            outln!("PCR{pcr} parts at {} ({:?}): {}", r.name, r.kind, r.origin);
         }
         if !d.differs() {
-            println!("prediction and log agree");
+            outln!("prediction and log agree");
         }
     }
     Ok(if d.differs() {

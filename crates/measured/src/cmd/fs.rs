@@ -2,7 +2,6 @@
 //! archive or directory), and inspect a tree the way `measured` sees it:
 //! `ls`, `cat`, `stat`.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -11,6 +10,7 @@ use fstree::{Inode, Kind, Timestamp, Tree};
 use serde::Serialize;
 
 use crate::exit::Status;
+use crate::outln;
 use crate::output::Ctx;
 
 /// The `fs` subcommands.
@@ -216,16 +216,11 @@ pub fn run(cmd: FsCommand, ctx: &Ctx) -> anyhow::Result<Status> {
                 o.hash_seed = parse_id("--hash-seed", h)?;
             }
             o.label = label.into_bytes();
-            o.epoch = crate::cmd::image::source_date_epoch()?;
-            let dir = match out.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-                _ => PathBuf::from("."),
-            };
-            let tmp = tempfile::Builder::new()
-                .prefix(".measured-")
-                .tempfile_in(&dir)
-                .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-            let mut f = tmp.as_file().try_clone()?;
+            o.epoch = crate::cmd::build_epoch()?;
+            // Written beside `out`, renamed into place when complete; the
+            // file's mode follows the umask, as `cp`'s does.
+            let tmp = outputs::AtomicFile::create(&out)?;
+            let mut f = tmp.file().try_clone()?;
             let bar = ctx.bytes_bar(0, "building");
             let report =
                 extfs::build::build_with_progress(&tree, &o, &mut f, &mut |done, total| {
@@ -234,13 +229,7 @@ pub fn run(cmd: FsCommand, ctx: &Ctx) -> anyhow::Result<Status> {
                 })
                 .with_context(|| format!("building {}", out.display()))?;
             bar.finish_and_clear();
-            {
-                use std::os::unix::fs::PermissionsExt;
-                f.set_permissions(std::fs::Permissions::from_mode(0o644))?;
-            }
-            tmp.persist(&out)
-                .map_err(|e| e.error)
-                .with_context(|| format!("renaming into {}", out.display()))?;
+            tmp.commit()?;
             if ctx.json {
                 ctx.print_json(&serde_json::json!({
                     "output": out,
@@ -249,7 +238,7 @@ pub fn run(cmd: FsCommand, ctx: &Ctx) -> anyhow::Result<Status> {
                     "block_size": report.block_size,
                 }))?;
             } else {
-                println!(
+                outln!(
                     "{}: {} bytes of {}, {}-byte blocks",
                     out.display(),
                     report.size_bytes,
@@ -288,9 +277,16 @@ pub fn run(cmd: FsCommand, ctx: &Ctx) -> anyhow::Result<Status> {
                         Some((a, b)) => format!("{a}, {b}"),
                         None => r.size.to_string(),
                     };
-                    println!(
+                    outln!(
                         "{} {:>3} {:>5} {:>5} {:>12} {} {}{}",
-                        r.mode, r.links, r.uid, r.gid, size, r.mtime, r.name, arrow
+                        r.mode,
+                        r.links,
+                        r.uid,
+                        r.gid,
+                        size,
+                        r.mtime,
+                        r.name,
+                        arrow
                     );
                 }
             }
@@ -301,7 +297,6 @@ pub fn run(cmd: FsCommand, ctx: &Ctx) -> anyhow::Result<Status> {
             let Kind::File(c) = &tree.inode(id).kind else {
                 anyhow::bail!("{path}: not a regular file");
             };
-            let mut out = std::io::stdout().lock();
             let mut buf = vec![0u8; 1 << 20];
             let mut off = 0u64;
             while off < c.len() {
@@ -312,10 +307,11 @@ pub fn run(cmd: FsCommand, ctx: &Ctx) -> anyhow::Result<Status> {
                 if n == 0 {
                     anyhow::bail!("{path}: contents end at {off} of {} bytes", c.len());
                 }
-                out.write_all(&buf[..n])?;
+                if !crate::output::write_stdout_bytes(&buf[..n]) {
+                    break;
+                }
                 off += n as u64;
             }
-            out.flush()?;
         }
         FsCommand::Stat { source, path } => {
             let tree = load(&source)?;
@@ -325,7 +321,7 @@ pub fn run(cmd: FsCommand, ctx: &Ctx) -> anyhow::Result<Status> {
             if ctx.json {
                 ctx.print_json(&r)?;
             } else {
-                println!(
+                outln!(
                     "  File: {}{}",
                     r.name,
                     r.target
@@ -333,26 +329,29 @@ pub fn run(cmd: FsCommand, ctx: &Ctx) -> anyhow::Result<Status> {
                         .map(|t| format!(" -> {t}"))
                         .unwrap_or_default()
                 );
-                println!(
+                outln!(
                     "  Type: {}  Mode: {}  Uid: {}  Gid: {}",
-                    r.kind, r.mode, r.uid, r.gid
+                    r.kind,
+                    r.mode,
+                    r.uid,
+                    r.gid
                 );
-                println!("  Size: {}  Links: {}", r.size, r.links);
+                outln!("  Size: {}  Links: {}", r.size, r.links);
                 if let Some((a, b)) = r.device {
-                    println!("Device: {a},{b}");
+                    outln!("Device: {a},{b}");
                 }
-                println!(" mtime: {}", r.mtime);
+                outln!(" mtime: {}", r.mtime);
                 for (n, v) in [
                     ("atime", &r.atime),
                     ("ctime", &r.ctime),
                     ("crtime", &r.crtime),
                 ] {
                     if let Some(v) = v {
-                        println!("{n:>6}: {v}");
+                        outln!("{n:>6}: {v}");
                     }
                 }
                 for (k, v) in &r.xattrs {
-                    println!(" xattr: {k} = 0x{v}");
+                    outln!(" xattr: {k} = 0x{v}");
                 }
             }
         }

@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use crate::exit::Status;
+use crate::outln;
 use crate::output::Ctx;
 
 pub(crate) mod disk;
@@ -168,23 +169,12 @@ fn merged_spec(a: &BuildArgs) -> anyhow::Result<image::spec::Spec> {
     Ok(image::spec::Spec::from_table(table, &base, &label)?)
 }
 
-/// `SOURCE_DATE_EPOCH`, or 0 so that builds are reproducible by default.
-pub(crate) fn source_date_epoch() -> anyhow::Result<i64> {
-    match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not an integer")),
-        Err(_) => Ok(0),
-    }
-}
-
 /// Run one `image` subcommand.
 pub fn run(cmd: ImageCommand, ctx: &Ctx) -> anyhow::Result<Status> {
     match cmd {
         ImageCommand::Build(a) => {
             let spec = merged_spec(&a)?;
-            let epoch = source_date_epoch()?;
+            let epoch = super::build_epoch()?;
             let bar = ctx.steps_bar(9, "image");
             let step = |s: &str| {
                 bar.inc(1);
@@ -196,7 +186,7 @@ pub fn run(cmd: ImageCommand, ctx: &Ctx) -> anyhow::Result<Status> {
             if ctx.json {
                 ctx.print_json(&report)?;
             } else {
-                println!(
+                outln!(
                     "built {} (kernel {}, init {:?}) in {}",
                     report.name,
                     report.kernel_release,
@@ -204,7 +194,7 @@ pub fn run(cmd: ImageCommand, ctx: &Ctx) -> anyhow::Result<Status> {
                     a.out.display()
                 );
                 for o in &report.outputs {
-                    println!("  {:<40} {:>12}  {}", o.path, o.size, o.sha256);
+                    outln!("  {:<40} {:>12}  {}", o.path, o.size, o.sha256);
                 }
             }
             Ok(Status::Ok)

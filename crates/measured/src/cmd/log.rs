@@ -8,6 +8,7 @@ use tcg::verify::{PcrVerdict, verify};
 use tcg::{EventLog, PcrValues, replay};
 
 use crate::exit::Status;
+use crate::outln;
 use crate::output::Ctx;
 
 /// The `log` subcommands.
@@ -53,7 +54,7 @@ pub fn run(cmd: LogCommand, ctx: &Ctx) -> anyhow::Result<Status> {
             let mut status = Status::Ok;
             for log in &logs {
                 if logs.len() > 1 && !ctx.json {
-                    println!("== {}", log.display());
+                    outln!("== {}", log.display());
                 }
                 if replay_cmd(log, verify.as_deref(), ctx)? == Status::Found {
                     status = Status::Found;
@@ -73,7 +74,7 @@ pub fn run(cmd: LogCommand, ctx: &Ctx) -> anyhow::Result<Status> {
                 bar.finish_and_clear();
                 for (a, d) in digests {
                     if !ctx.json {
-                        println!("{a}:{}  {}", hex::encode(&d), f.display());
+                        outln!("{a}:{}  {}", hex::encode(&d), f.display());
                     }
                     all.push(serde_json::json!({"file": f, "alg": a, "digest": hex::encode(d)}));
                 }
@@ -109,12 +110,15 @@ fn show(path: &std::path::Path, ctx: &Ctx) -> anyhow::Result<Status> {
         }))?;
         return Ok(Status::Ok);
     }
-    println!(
+    outln!(
         "{:>5} {:>8} {:>3}  {:<34} data",
-        "event", "offset", "pcr", "type"
+        "event",
+        "offset",
+        "pcr",
+        "type"
     );
     for e in &log.events {
-        println!(
+        outln!(
             "{:>5} {:>8} {:>3}  {:<34} {}",
             e.index,
             e.offset,
@@ -127,7 +131,7 @@ fn show(path: &std::path::Path, ctx: &Ctx) -> anyhow::Result<Status> {
                 .alg
                 .map(|a| a.name().to_string())
                 .unwrap_or_else(|| format!("0x{:04x}", d.alg_id));
-            println!("{:>20}{name}: {}", "", hex::encode(&d.digest));
+            outln!("{:>20}{name}: {}", "", hex::encode(&d.digest));
         }
     }
     Ok(Status::Ok)
@@ -169,10 +173,10 @@ fn replay_cmd(
         }))?;
     } else {
         for q in &r.quirks {
-            println!("quirk {} (event {}) {}", q.quirk.name(), q.event, q.detail);
+            outln!("quirk {} (event {}) {}", q.quirk.name(), q.event, q.detail);
         }
         for m in &r.mismatches {
-            println!(
+            outln!(
                 "WARNING: event {} (byte {}, PCR{}, {}) {} digest {} is not the hash of its data ({})",
                 m.event,
                 m.offset,
@@ -184,9 +188,9 @@ fn replay_cmd(
             );
         }
         for b in r.banks.banks() {
-            println!("{}:", b.alg());
+            outln!("{}:", b.alg());
             for pcr in r.pcrs() {
-                println!("  {pcr:>2} : 0x{}", hex::encode(b.get(pcr as usize)));
+                outln!("  {pcr:>2} : 0x{}", hex::encode(b.get(pcr as usize)));
             }
         }
         if let Some(checks) = &checks {
@@ -209,7 +213,7 @@ fn replay_cmd(
                         "MISMATCH: the log never extends this PCR".to_string()
                     }
                 };
-                println!("verify {} PCR{}: {what}", c.alg, c.pcr);
+                outln!("verify {} PCR{}: {what}", c.alg, c.pcr);
             }
         }
     }

@@ -1,6 +1,5 @@
 //! `measured policy`: TPM policy digests computed in software.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -10,6 +9,7 @@ use tcg::policy::{PcrSelection, PolicyDigest, policy_or_tree, tpm12_composite_di
 use tcg::{EventLog, HashAlg, PcrValues, replay};
 
 use crate::exit::Status;
+use crate::outln;
 use crate::output::Ctx;
 
 /// The `policy` subcommands.
@@ -74,17 +74,10 @@ pub enum PolicyCommand {
     },
 }
 
-fn write_atomic(path: &Path, data: &[u8]) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    tmp.write_all(data)?;
-    tmp.persist(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+/// Write to a temporary file beside `path`, then rename: no partial
+/// output, a mode that follows the umask.
+fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    Ok(outputs::write_file(path, bytes)?)
 }
 
 fn load_values(path: &Path, sel: &PcrSelection) -> anyhow::Result<PcrValues> {
@@ -237,7 +230,7 @@ pub fn run(cmd: PolicyCommand, ctx: &Ctx) -> anyhow::Result<Status> {
             "detail": extra,
         }))?;
     } else {
-        println!("{}", hex::encode(&digest));
+        outln!("{}", hex::encode(&digest));
     }
     Ok(Status::Ok)
 }

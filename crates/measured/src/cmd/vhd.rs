@@ -9,6 +9,7 @@ use serde::Serialize;
 use vhd::{CreateOptions, Profile, Vhd};
 
 use crate::exit::Status;
+use crate::outln;
 use crate::output::Ctx;
 
 /// Image profile on the command line.
@@ -95,7 +96,7 @@ pub fn run(cmd: VhdCommand, ctx: &Ctx) -> anyhow::Result<Status> {
             fixed,
         } => {
             let bytes = vhd::parse_size(&size)?;
-            let mut opts = CreateOptions::new(profile.into());
+            let mut opts = create_options(profile.into())?;
             opts.fixed |= fixed;
             let w = vhd::create(&out, bytes, &opts).map_err(lib_err)?;
             report_written(ctx, &out, &w)
@@ -114,12 +115,12 @@ pub fn run(cmd: VhdCommand, ctx: &Ctx) -> anyhow::Result<Status> {
                 ctx.print_json(&serde_json::json!({
                     "image": img, "valid": v.is_empty(), "violations": v }))?;
             } else if v.is_empty() {
-                println!("{}: valid", img.display());
+                outln!("{}: valid", img.display());
             } else {
                 for x in &v {
-                    println!("{}: {x}", img.display());
+                    outln!("{}: {x}", img.display());
                 }
-                println!("{}: {} violation(s)", img.display(), v.len());
+                outln!("{}: {} violation(s)", img.display(), v.len());
             }
             Ok(if v.is_empty() {
                 Status::Ok
@@ -128,6 +129,14 @@ pub fn run(cmd: VhdCommand, ctx: &Ctx) -> anyhow::Result<Status> {
             })
         }
     }
+}
+
+/// Options for a new VHD: the footer time from `SOURCE_DATE_EPOCH` when
+/// set (reproducible), else now.
+fn create_options(profile: Profile) -> anyhow::Result<CreateOptions> {
+    let mut opts = CreateOptions::new(profile);
+    opts.timestamp = super::source_date_epoch()?.map(|t| vhd::writer::vhd_timestamp(t as u64));
+    Ok(opts)
 }
 
 /// Keep I/O errors visible to the exit-code logic.
@@ -143,7 +152,7 @@ fn report_written(ctx: &Ctx, out: &Path, w: &vhd::writer::Written) -> anyhow::Re
     if ctx.json {
         ctx.print_json(&serde_json::json!({ "output": out, "written": w }))?;
     } else {
-        println!(
+        outln!(
             "{}: {:?} VHD, {} bytes virtual, {} blocks allocated",
             out.display(),
             w.disk_type,
@@ -196,11 +205,11 @@ fn convert(
         if ctx.json {
             ctx.print_json(&serde_json::json!({ "output": out, "raw_bytes": n }))?;
         } else {
-            println!("{}: raw, {n} bytes", out.display());
+            outln!("{}: raw, {n} bytes", out.display());
         }
         return Ok(Status::Ok);
     }
-    let mut opts = CreateOptions::new(profile);
+    let mut opts = create_options(profile)?;
     opts.fixed |= fixed;
     let w = vhd::convert_to_vhd(src.as_ref(), out, &opts, &mut progress).map_err(lib_err)?;
     bar.finish_and_clear();
@@ -249,20 +258,24 @@ fn info(ctx: &Ctx, img: &Path) -> anyhow::Result<Status> {
     let mut cur = Some(&i);
     while let Some(i) = cur {
         let f = i.footer;
-        println!("image:           {}", i.image.display());
-        println!("type:            {:?}", i.disk_type);
-        println!("virtual size:    {} bytes", i.virtual_size);
-        println!("file size:       {} bytes", i.file_size);
-        println!(
+        outln!("image:           {}", i.image.display());
+        outln!("type:            {:?}", i.disk_type);
+        outln!("virtual size:    {} bytes", i.virtual_size);
+        outln!("file size:       {} bytes", i.file_size);
+        outln!(
             "creator:         {:?} {} os {:#010x}",
-            i.creator_app, i.creator_version, f.creator_os
+            i.creator_app,
+            i.creator_version,
+            f.creator_os
         );
-        println!(
+        outln!(
             "geometry:        {}/{}/{} (C/H/S)",
-            f.geometry.cylinders, f.geometry.heads, f.geometry.sectors
+            f.geometry.cylinders,
+            f.geometry.heads,
+            f.geometry.sectors
         );
-        println!("timestamp:       {}", f.timestamp);
-        println!(
+        outln!("timestamp:       {}", f.timestamp);
+        outln!(
             "uuid:            {}",
             f.uuid
                 .iter()
@@ -270,24 +283,28 @@ fn info(ctx: &Ctx, img: &Path) -> anyhow::Result<Status> {
                 .collect::<String>()
         );
         if let Some(h) = i.header {
-            println!("block size:      {}", h.block_size);
-            println!(
+            outln!("block size:      {}", h.block_size);
+            outln!(
                 "BAT:             {:#x}, {} entries, {} allocated",
-                h.table_offset, h.max_table_entries, i.allocated_blocks
+                h.table_offset,
+                h.max_table_entries,
+                i.allocated_blocks
             );
             if let Some(b) = i.batmap {
-                println!(
+                outln!(
                     "batmap:          {:#x}, {} sectors, checksum {:#010x}",
-                    b.map_offset, b.map_sectors, b.checksum
+                    b.map_offset,
+                    b.map_sectors,
+                    b.checksum
                 );
             }
             if i.disk_type == vhd::DiskType::Differencing {
-                println!("parent name:     {}", h.parent_name());
+                outln!("parent name:     {}", h.parent_name());
             }
         }
         cur = i.parent.as_deref();
         if cur.is_some() {
-            println!("--- parent ---");
+            outln!("--- parent ---");
         }
     }
     Ok(Status::Ok)

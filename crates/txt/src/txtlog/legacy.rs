@@ -64,8 +64,9 @@ fn is_padding(rest: &[u8]) -> bool {
 
 /// Parse one per-algorithm log. Its bank comes from the descriptor record
 /// if present, else from `alg`, else SHA-1 (which logs no descriptor).
+/// A log with no events is refused, as by [`super::parse`].
 pub fn parse_legacy_single(buf: &[u8], alg: Option<HashAlg>) -> Result<TxtLog> {
-    parse_single_at(buf, alg, 0)
+    super::with_events(parse_single_at(buf, alg, 0)?, buf.len())
 }
 
 fn parse_single_at(buf: &[u8], alg: Option<HashAlg>, base: usize) -> Result<TxtLog> {

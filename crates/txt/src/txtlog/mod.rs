@@ -88,13 +88,34 @@ pub fn detect(buf: &[u8]) -> TxtLogFormat {
 
 /// Parse a log in any format. `alg` names the bank of a single legacy
 /// per-algorithm log that has no `TCG_LOG_DESCRIPTOR` (default SHA-1).
+/// A log with no events is refused: replaying it would print PCR values
+/// of a launch that measured nothing, and a TXT launch always measures
+/// (SINIT, MLE, ...). An empty file is most often the wrong file.
 pub fn parse(buf: &[u8], alg: Option<HashAlg>) -> Result<TxtLog> {
-    match detect(buf) {
+    let log = match detect(buf) {
         TxtLogFormat::Container => parse_container(buf),
         TxtLogFormat::Agile => parse_agile(buf),
         TxtLogFormat::Legacy if legacy::looks_like_element(buf) => parse_legacy_element(buf),
-        TxtLogFormat::Legacy => parse_legacy_single(buf, alg),
+        TxtLogFormat::Legacy => return parse_legacy_single(buf, alg),
+    }?;
+    with_events(log, buf.len())
+}
+
+/// `log`, unless it holds no event (see [`parse`]); `len` is its size.
+pub(crate) fn with_events(log: TxtLog, len: usize) -> Result<TxtLog> {
+    if !log.events.is_empty() {
+        return Ok(log);
     }
+    Err(Error::Invalid {
+        what: "TXT log",
+        msg: if len == 0 {
+            "the file is empty (0 bytes), not a TXT event log".into()
+        } else {
+            format!(
+                "no events in {len} bytes: a TXT launch logs at least its SINIT and MLE measurements"
+            )
+        },
+    })
 }
 
 /// Parse several per-algorithm legacy logs (one file each) into one log.

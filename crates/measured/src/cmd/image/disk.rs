@@ -69,12 +69,11 @@ impl DiskWriter for ExtDisk {
         Ok(())
     }
 
-    fn write_disk(&self, tree: &Tree, spec: &Spec, out: &Path) -> Result<(), String> {
-        let o = self.options(spec)?;
+    fn write_disk(&self, tree: &Tree, spec: &Spec, out: &Path) -> std::io::Result<()> {
+        let o = self.options(spec).map_err(std::io::Error::other)?;
         if spec.format == DiskOutput::Raw {
-            let mut f =
-                std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
-            extfs::build::build(tree, &o, &mut f).map_err(|e| e.to_string())?;
+            let mut f = std::fs::File::create(out)?;
+            extfs::build::build(tree, &o, &mut f).map_err(build_err)?;
             return Ok(());
         }
         let profile = match spec.format {
@@ -85,32 +84,46 @@ impl DiskWriter for ExtDisk {
         let mut opts = vhd::CreateOptions::new(profile);
         // VHD times count from 2000-01-01; the UUID defaults to one derived
         // from the contents, so the VHD is reproducible too.
-        opts.timestamp = Some(u32::try_from((self.epoch - 946_684_800).max(0)).unwrap_or(u32::MAX));
+        opts.timestamp = Some(vhd::writer::vhd_timestamp(self.epoch.max(0) as u64));
         // Read too: the dynamic writer reads its blocks back for the UUID.
         let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(true)
-            .open(out)
-            .map_err(|e| format!("{}: {e}", out.display()))?;
+            .open(out)?;
         let disk = spec.disk_size_mib << 20;
         let mut sink = if profile == vhd::Profile::Fixed {
-            VhdSink::Fixed(
-                vhd::FixedWriter::new(file, out, disk, &opts).map_err(|e| e.to_string())?,
-            )
+            VhdSink::Fixed(vhd::FixedWriter::new(file, out, disk, &opts).map_err(vhd_err)?)
         } else {
-            VhdSink::Dynamic(
-                vhd::DynamicWriter::new(file, out, disk, &opts).map_err(|e| e.to_string())?,
-            )
+            VhdSink::Dynamic(vhd::DynamicWriter::new(file, out, disk, &opts).map_err(vhd_err)?)
         };
-        extfs::build::build(tree, &o, &mut sink).map_err(|e| e.to_string())?;
+        extfs::build::build(tree, &o, &mut sink).map_err(build_err)?;
         match sink {
             VhdSink::Fixed(w) => w.finish().map(drop),
             VhdSink::Dynamic(w) => w.finish().map(drop),
         }
-        .map_err(|e| e.to_string())
+        .map_err(vhd_err)
     }
+}
+
+/// A VHD error as an I/O error that keeps the OS error's kind (a full
+/// disk must stay a full disk for the exit status).
+fn vhd_err(e: vhd::Error) -> std::io::Error {
+    let kind = e.as_io().map_or(std::io::ErrorKind::Other, |io| io.kind());
+    std::io::Error::new(kind, e.to_string())
+}
+
+/// An ext build error as an I/O error, keeping the kind of an OS error
+/// (a file copied into the disk fails on the disk's side when it fills).
+fn build_err(e: extfs::build::BuildError) -> std::io::Error {
+    let kind = match &e {
+        extfs::build::BuildError::Write(io) | extfs::build::BuildError::Read { source: io, .. } => {
+            io.kind()
+        }
+        _ => std::io::ErrorKind::InvalidData,
+    };
+    std::io::Error::new(kind, e.to_string())
 }
 
 /// A VHD being written, as the ext builder's byte store. The disk is at
@@ -141,7 +154,7 @@ impl extfs::sink::BlockSink for VhdSink {
             VhdSink::Fixed(w) => w.write_at(offset, data),
             VhdSink::Dynamic(w) => w.write_anywhere(offset, data),
         }
-        .map_err(std::io::Error::other)
+        .map_err(vhd_err)
     }
 
     fn copy_from(
@@ -154,7 +167,7 @@ impl extfs::sink::BlockSink for VhdSink {
         match self {
             VhdSink::Dynamic(w) => w
                 .copy_anywhere(offset, src, src_offset, len)
-                .map_err(std::io::Error::other),
+                .map_err(vhd_err),
             // A fixed VHD skips zero runs to stay sparse: it reads them.
             VhdSink::Fixed(_) => {
                 extfs::sink::copy_through_memory(self, offset, src, src_offset, len)
