@@ -27,6 +27,9 @@ have xz                  || need+=(xz-utils)
 have zstd                || need+=(zstd)
 have cc                  || need+=(gcc)
 [ -e /usr/include/xen/libxlutil.h ] || [ -e /usr/include/libxlutil.h ] || need+=(libxen-dev)
+have depmod              || need+=(kmod)
+have mmdebstrap          || need+=(mmdebstrap)
+have setfacl             || need+=(acl)
 have qemu-system-x86_64  || need_qemu=1
 
 export DEBIAN_FRONTEND=noninteractive
