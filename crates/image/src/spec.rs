@@ -36,14 +36,34 @@ pub enum InitramfsMode {
     Never,
 }
 
+/// Who owns the files of a directory rootfs in the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Owners {
+    /// Files owned by the user running the build become root's (a tree
+    /// made without root); every other owner is kept (a tree made as root
+    /// by mmdebstrap or debootstrap). Archives and images keep theirs.
+    #[default]
+    Auto,
+    /// Every owner as found.
+    Keep,
+    /// Everything root's (any source). A setuid or setgid bit whose owner
+    /// or group would thereby change is dropped: a setgid-`shadow` file
+    /// never becomes setgid-root.
+    Root,
+}
+
 /// The service VM to build. Paths are relative to the spec file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
     /// VM name; also names the disk file.
     pub name: String,
-    /// Root filesystem: directory (ext image and tar once those readers land).
+    /// Root filesystem: a directory, an ext2/3/4 image or a tar archive.
     pub rootfs: PathBuf,
+    /// Who owns the rootfs's files in the image.
+    #[serde(default)]
+    pub owners: Owners,
     /// Kernel bzImage.
     pub kernel: PathBuf,
     /// Its modules: the `lib/modules/<version>` directory.
@@ -190,6 +210,17 @@ impl Spec {
         self.cmdline
             .clone()
             .unwrap_or_else(|| format!("root=/dev/xvda rw console={}", self.console))
+    }
+
+    /// The init the kernel runs: `init=` of the command line, else
+    /// `/sbin/init`.
+    pub fn init_path(&self) -> String {
+        self.cmdline()
+            .split_whitespace()
+            .rev()
+            .find_map(|w| w.strip_prefix("init="))
+            .unwrap_or("/sbin/init")
+            .to_string()
     }
 
     /// The VM's UUID: given, or a name-based one (stable across builds).
