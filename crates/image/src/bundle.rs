@@ -615,9 +615,10 @@ pub fn build(
         memory_mib: spec.memory_mib,
         vcpus: spec.vcpus,
         virt_type: spec.virt_type,
-        kernel: format!("{dom0}/vmlinuz"),
+        // The names the bundle ships, so dom0 boots the files copied there.
+        kernel: format!("{dom0}/vmlinuz-{release}"),
         kernel_in_disk: "/vmlinuz".into(),
-        initrd: has_initrd.then(|| format!("{dom0}/initrd.img")),
+        initrd: has_initrd.then(|| format!("{dom0}/initrd.img-{release}")),
         initrd_in_disk: has_initrd.then(|| "/initrd.img".into()),
         cmdline: spec.cmdline(),
         disk_path: format!("{dom0}/{disk_name}"),
