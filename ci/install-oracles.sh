@@ -30,6 +30,7 @@ have cc                  || need+=(gcc)
 have depmod              || need+=(kmod)
 have mmdebstrap          || need+=(mmdebstrap)
 have setfacl             || need+=(acl)
+have setfattr            || need+=(attr)
 have sfdisk              || need+=(fdisk)
 have qemu-system-x86_64  || need_qemu=1
 
