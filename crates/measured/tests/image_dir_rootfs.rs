@@ -296,3 +296,18 @@ fn no_modules_while_the_root_disk_driver_is_a_module_is_refused() {
     );
     assert!(!out.exists(), "nothing written on error");
 }
+
+#[test]
+fn image_build_on_a_measured_build_spec_points_to_measured_build() {
+    let spec = repo().join("examples/service-vm.toml");
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("b");
+    let r = build(&spec, &out, &[]);
+    assert_eq!(r.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        e.contains("[launch]") && e.contains("run `measured build"),
+        "{e}"
+    );
+    assert!(!out.exists());
+}
