@@ -27,7 +27,16 @@ have xz                  || need+=(xz-utils)
 have zstd                || need+=(zstd)
 have cc                  || need+=(gcc)
 [ -e /usr/include/xen/libxlutil.h ] || [ -e /usr/include/libxlutil.h ] || need+=(libxen-dev)
+have depmod              || need+=(kmod)
+have mmdebstrap          || need+=(mmdebstrap)
+have setfacl             || need+=(acl)
+have setfattr            || need+=(attr)
+have sfdisk              || need+=(fdisk)
+have python3             || need+=(python3)
 have qemu-system-x86_64  || need_qemu=1
+# bitbake (the OE class test) refuses to run without this locale.
+locale -a 2>/dev/null | grep -qix 'en_US.utf-\?8' || need_locale=1
+[ -z "${need_locale:-}" ] || need+=(locales)
 
 export DEBIAN_FRONTEND=noninteractive
 if [ ${#need[@]} -gt 0 ] || [ -n "${need_qemu:-}" ]; then
@@ -45,4 +54,9 @@ if [ -n "${need_qemu:-}" ]; then
   fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends -t bookworm-backports qemu-system-x86
+fi
+if [ -n "${need_locale:-}" ]; then
+  sed -i 's/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/' /etc/locale.gen
+  grep -q '^en_US.UTF-8 UTF-8' /etc/locale.gen || echo 'en_US.UTF-8 UTF-8' >> /etc/locale.gen
+  locale-gen
 fi

@@ -1,43 +1,51 @@
-# measured-image.bbclass: build a measured Xen service-VM bundle from an
-# OpenEmbedded image with `measured build`.
+# measured-image.bbclass: the "measured" image type, a measured Xen
+# service-VM bundle built by `measured build` from this image's own rootfs.
 #
-# Inherit it in an image recipe (or IMAGE_CLASSES += "measured-image" in
-# local.conf). After do_image_complete, do_image_measured writes a build spec
-# from the variables below (or takes MEASURED_SPEC as is) and runs
-# `measured build`; the bundle (VHD, VM definitions, pcrs.json, policy/,
-# predicted TXT event log) is deployed to
-# ${DEPLOY_DIR_IMAGE}/${MEASURED_BUNDLE_NAME}. The task is sstate-cached like
-# do_deploy, and `measured build` itself redoes only what changed.
+#   inherit measured-image              (or IMAGE_CLASSES += "measured-image")
+#   IMAGE_FSTYPES += "measured"
+#
+# Like every OE image type: IMAGE_CMD:measured runs in do_image_measured,
+# after the rootfs type it is built from (IMAGE_TYPEDEP:measured, the first
+# ext2/3/4 or tar type in IMAGE_FSTYPES), and writes
+# ${IMGDEPLOYDIR}/${IMAGE_NAME}.measured (the bundle directory: VHD, VM
+# definitions, pcrs.json, policy/, predicted TXT event log), linked as
+# ${IMAGE_LINK_NAME}.measured and deployed with the image.
 #
 # Every variable is documented in docs/build.md ("OpenEmbedded").
 
-# The measured binary: a path, or a name found on PATH (a measured-native
-# recipe can provide it).
-MEASURED ?= "measured"
-# A complete spec to use as is; empty: write one from the variables below.
+# An :append, as image_types.bbclass (inherited later, deferred) assigns it.
+IMAGE_TYPES:append = " measured"
+
+# The measured binary: a path on the build host. Empty: `measured` from the
+# native sysroot, installed by the recipe MEASURED_NATIVE.
+MEASURED_BIN ?= ""
+MEASURED_NATIVE ?= "measured-native"
+# A complete spec to use as is; empty: one is written from the variables below.
 MEASURED_SPEC ?= ""
-# The rootfs the service VM boots: this image, as deployed.
-MEASURED_ROOTFS_TYPE ?= "ext3"
-MEASURED_ROOTFS ?= "${DEPLOY_DIR_IMAGE}/${IMAGE_LINK_NAME}.${MEASURED_ROOTFS_TYPE}"
-# The kernel, and its modules: a lib/modules/<version> directory (empty
-# for none; left out when it does not exist).
+# The image type the service VM boots, built before this one.
+MEASURED_ROOTFS_TYPE ?= "${@measured_rootfs_type(d)}"
+IMAGE_TYPEDEP:measured = "${MEASURED_ROOTFS_TYPE}"
+MEASURED_ROOTFS ?= "${IMGDEPLOYDIR}/${IMAGE_NAME}.${MEASURED_ROOTFS_TYPE}"
+# The kernel and its modules as the kernel recipe deploys them (the modules
+# tarball holds lib/modules/<version>; left out when missing).
 MEASURED_KERNEL ?= "${DEPLOY_DIR_IMAGE}/${KERNEL_IMAGETYPE}"
-MEASURED_MODULES ?= ""
+MEASURED_MODULES ?= "${DEPLOY_DIR_IMAGE}/modules-${MACHINE}.tgz"
 # The service VM's kernel command line, name, memory (MiB) and vcpus.
 MEASURED_CMDLINE ?= "console=hvc0 root=/dev/xvda rw"
 MEASURED_VM_NAME ?= "${IMAGE_BASENAME}"
 MEASURED_MEMORY ?= "256"
 MEASURED_VCPUS ?= "1"
 # Disk size (MiB), format (vhd-tap, vhd-qemu, vhd-fixed or raw) and
-# filesystem (ext2, ext3 or ext4).
+# filesystem (ext2, ext3 or ext4; default: the rootfs's own, else ext4).
 MEASURED_DISK_SIZE ?= "512"
 MEASURED_DISK_FORMAT ?= "vhd-tap"
-MEASURED_FS_TYPE ?= "${MEASURED_ROOTFS_TYPE}"
+MEASURED_FS_TYPE ?= "${@measured_fs_type(d)}"
 # Measured launch: empty MEASURED_PLATFORM means no [launch] section (no
-# PCR prediction). The platform profile, SINIT ACM and tboot come from the
-# build host or another recipe's deploy dir.
+# PCR prediction). The platform profile and SINIT ACM are build-host files;
+# tboot comes from MEASURED_TBOOT_RECIPE's deploy (empty recipe: a host file).
 MEASURED_PLATFORM ?= ""
 MEASURED_SINIT ?= ""
+MEASURED_TBOOT_RECIPE ?= "tboot"
 MEASURED_TBOOT ?= "${DEPLOY_DIR_IMAGE}/tboot.gz"
 MEASURED_TBOOT_CMDLINE ?= "logging=serial,memory"
 # Whether tboot also measures the generated initramfs (1: the image's
@@ -49,11 +57,47 @@ MEASURED_VL_POLICY ?= "default"
 MEASURED_PCRS ?= "sha256:17,18,19"
 # Extra arguments to `measured build` (e.g. --json).
 MEASURED_EXTRA_ARGS ?= ""
-# Where the bundle goes inside the deploy directory.
-MEASURED_BUNDLE_NAME ?= "${IMAGE_NAME}.measured"
-MEASURED_BUNDLE_LINK_NAME ?= "${IMAGE_LINK_NAME}.measured"
 
-MEASUREDDEPLOYDIR = "${WORKDIR}/deploy-${PN}-measured"
+# Image types `measured` reads a rootfs from (ext images as they are, tar
+# archives plain or compressed).
+MEASURED_ROOTFS_TYPES = "ext4 ext3 ext2 tar tar.gz tar.bz2 tar.xz tar.zst"
+
+def measured_rootfs_type(d):
+    usable = (d.getVar('MEASURED_ROOTFS_TYPES') or '').split()
+    for t in (d.getVar('IMAGE_FSTYPES') or '').split():
+        if t in usable:
+            return t
+    return 'ext4'
+
+def measured_fs_type(d):
+    t = d.getVar('MEASURED_ROOTFS_TYPE')
+    return t if t in ('ext2', 'ext3', 'ext4') else 'ext4'
+
+def measured_depends(d):
+    deps = ['virtual/kernel:do_deploy']
+    if not d.getVar('MEASURED_BIN'):
+        deps.append(d.getVar('MEASURED_NATIVE') + ':do_populate_sysroot')
+    recipe = d.getVar('MEASURED_TBOOT_RECIPE')
+    if d.getVar('MEASURED_PLATFORM') and recipe:
+        deps.append(recipe + ':do_deploy')
+    return ' '.join(deps)
+
+# Every build-host input of the bundle, so that changing any of them (the
+# tool itself included) changes the task's signature and rebuilds it.
+# Inputs from other recipes (kernel, modules, tboot, the rootfs) are
+# covered by the task dependencies.
+def measured_file_checksums(d):
+    files = [d.getVar('MEASURED_SPEC'), d.getVar('MEASURED_BIN')]
+    if d.getVar('MEASURED_PLATFORM'):
+        files += [d.getVar('MEASURED_PLATFORM'), d.getVar('MEASURED_SINIT')]
+        if d.getVar('MEASURED_VL_POLICY') != 'default':
+            files.append(d.getVar('MEASURED_VL_POLICY'))
+        if not d.getVar('MEASURED_TBOOT_RECIPE'):
+            files.append(d.getVar('MEASURED_TBOOT'))
+    return ' '.join('%s:%s' % (f, os.path.exists(f)) for f in files if f)
+
+do_image_measured[depends] += "${@measured_depends(d)}"
+do_image_measured[file-checksums] += "${@measured_file_checksums(d)}"
 
 # Print `KEY = "VALUE"` with VALUE as a TOML basic string (backslashes and
 # quotes escaped). printf, not echo: dash's echo would expand backslashes.
@@ -102,12 +146,17 @@ measured_write_spec() {
 	} > "$spec"
 }
 
-do_image_measured() {
-	if ! command -v "${MEASURED}" >/dev/null 2>&1; then
-		bbfatal "measured-image: ${MEASURED} not found; set MEASURED to its path"
+# The image command (inlined into do_image_measured by image.bbclass).
+measured_image_cmd() {
+	bin="${MEASURED_BIN}"
+	if [ -z "$bin" ]; then
+		bin=measured
+	fi
+	if ! command -v "$bin" >/dev/null 2>&1; then
+		bbfatal "measured-image: $bin not found; set MEASURED_BIN or provide ${MEASURED_NATIVE}"
 	fi
 	if [ ! -e "${MEASURED_ROOTFS}" ]; then
-		bbfatal "measured-image: rootfs ${MEASURED_ROOTFS} not found; add ${MEASURED_ROOTFS_TYPE} to IMAGE_FSTYPES"
+		bbfatal "measured-image: rootfs ${MEASURED_ROOTFS} not found (image type ${MEASURED_ROOTFS_TYPE})"
 	fi
 	spec="${MEASURED_SPEC}"
 	if [ -z "$spec" ]; then
@@ -115,36 +164,10 @@ do_image_measured() {
 		mkdir -p "${WORKDIR}/measured"
 		measured_write_spec "$spec"
 	fi
-	bbnote "measured-image: building ${MEASURED_BUNDLE_NAME} from $spec"
-	# The build's own cache lives beside the bundle in WORKDIR, so a rerun
-	# of this task redoes only the steps whose inputs changed.
-	mkdir -p "${WORKDIR}/measured/out"
+	bbnote "measured-image: building ${IMAGE_NAME}.measured from $spec"
 	# shellcheck disable=SC2086 # MEASURED_EXTRA_ARGS is a list of words
-	"${MEASURED}" build --quiet ${MEASURED_EXTRA_ARGS} \
-		--out "${WORKDIR}/measured/out/bundle" "$spec"
-	mkdir -p "${MEASUREDDEPLOYDIR}"
-	cp -a "${WORKDIR}/measured/out/bundle" "${MEASUREDDEPLOYDIR}/${MEASURED_BUNDLE_NAME}"
-	if [ "${MEASURED_BUNDLE_LINK_NAME}" != "${MEASURED_BUNDLE_NAME}" ]; then
-		ln -sfn "${MEASURED_BUNDLE_NAME}" "${MEASUREDDEPLOYDIR}/${MEASURED_BUNDLE_LINK_NAME}"
-	fi
+	"$bin" build --quiet ${MEASURED_EXTRA_ARGS} \
+		--out "${IMGDEPLOYDIR}/${IMAGE_NAME}.measured" "$spec"
 }
 
-do_image_measured[dirs] = "${WORKDIR}/measured ${MEASUREDDEPLOYDIR}"
-do_image_measured[cleandirs] = "${MEASUREDDEPLOYDIR}"
-do_image_measured[depends] += "virtual/kernel:do_deploy"
-do_image_measured[vardeps] += "MEASURED_SPEC MEASURED_ROOTFS MEASURED_KERNEL MEASURED_MODULES \
-    MEASURED_CMDLINE MEASURED_VM_NAME MEASURED_MEMORY MEASURED_VCPUS MEASURED_DISK_SIZE \
-    MEASURED_DISK_FORMAT MEASURED_FS_TYPE MEASURED_INITRAMFS_MODULE MEASURED_PLATFORM MEASURED_SINIT MEASURED_TBOOT \
-    MEASURED_TBOOT_CMDLINE MEASURED_VL_POLICY MEASURED_PCRS MEASURED_EXTRA_ARGS"
-do_image_measured[file-checksums] += "${@d.getVar('MEASURED_SPEC') and d.getVar('MEASURED_SPEC') + ':True' or ''}"
-do_image_measured[sstate-inputdirs] = "${MEASUREDDEPLOYDIR}"
-do_image_measured[sstate-outputdirs] = "${DEPLOY_DIR_IMAGE}"
-do_image_measured[stamp-extra-info] = "${MACHINE_ARCH}"
-SSTATETASKS += "do_image_measured"
-
-python do_image_measured_setscene () {
-    sstate_setscene(d)
-}
-
-addtask do_image_measured after do_image_complete before do_build
-addtask do_image_measured_setscene
+IMAGE_CMD:measured = "measured_image_cmd"

@@ -462,10 +462,11 @@ fn step_key(spec: &StepSpec, inputs: &BTreeMap<String, ContentDigest>) -> Conten
 }
 
 /// The digest of a directory tree: sorted entries, each as its relative
-/// path, kind, permission bits and content digest or link target. Owners
-/// and times are left out: they are not what a build reads.
+/// path, kind and permission bits, owner, device number, modification
+/// time, extended attributes, and content digest or link target: all that
+/// an image build takes from a directory rootfs.
 fn tree_digest(stat: &mut StatCache, root: &Path) -> Result<ContentDigest, BundleError> {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let io = |path: &Path, what: &'static str| {
         let path = path.to_path_buf();
         move |source| BundleError::Io { path, what, source }
@@ -494,6 +495,26 @@ fn tree_digest(stat: &mut StatCache, root: &Path) -> Result<ContentDigest, Bundl
         h.update(rel.as_os_str().as_encoded_bytes());
         h.update([0]);
         h.update(m.permissions().mode().to_le_bytes());
+        for n in [m.uid(), m.gid()] {
+            h.update(n.to_le_bytes());
+        }
+        h.update(m.rdev().to_le_bytes());
+        h.update(m.mtime().to_le_bytes());
+        h.update(m.mtime_nsec().to_le_bytes());
+        let mut names: Vec<_> = match xattr::list(&p) {
+            Ok(n) => n.collect(),
+            // No xattr support: none to read.
+            Err(e) if e.raw_os_error() == Some(95) => Vec::new(),
+            Err(e) => return Err(io(&p, "list xattrs")(e)),
+        };
+        names.sort();
+        for n in names {
+            let v = xattr::get(&p, &n).map_err(io(&p, "read xattr"))?;
+            h.update(n.as_encoded_bytes());
+            h.update([0]);
+            h.update(v.unwrap_or_default());
+            h.update([0]);
+        }
         if m.is_file() {
             h.update(stat.digest(&p)?.0.0);
         } else if m.file_type().is_symlink() {

@@ -212,3 +212,61 @@ fn two_clean_builds_are_byte_identical() {
         );
     }
 }
+
+/// A one-step build over a directory input: what the step's key sees.
+fn build_dir(target: &Path, dir: &Path) -> Commit {
+    let mut b = BundleBuilder::open(target).unwrap();
+    b.step(
+        StepSpec::new("img").dir("rootfs", dir).produces("out"),
+        |out| -> Result<(), BundleError> {
+            std::fs::write(out.join("out"), b"x").unwrap();
+            Ok(())
+        },
+    )
+    .unwrap();
+    b.commit().unwrap()
+}
+
+#[test]
+fn a_directory_input_changes_with_owners_xattrs_devices_and_times() {
+    use std::os::unix::fs::symlink;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("rootfs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("chage");
+    std::fs::write(&f, b"bin").unwrap();
+    symlink("chage", dir.join("link")).unwrap();
+    let target = tmp.path().join("bundle");
+    build_dir(&target, &dir);
+    let rebuilt = |why: &str| {
+        let c = build_dir(&target, &dir);
+        assert_eq!(
+            outcomes(&c),
+            [("img".to_string(), true)],
+            "{why}: not rebuilt"
+        );
+        assert_eq!(
+            outcomes(&build_dir(&target, &dir)),
+            [("img".to_string(), false)]
+        );
+    };
+    std::os::unix::fs::chown(&f, None, Some(42)).unwrap();
+    rebuilt("group changed");
+    xattr::set(&f, "user.test", b"1").unwrap();
+    rebuilt("xattr added");
+    let t = std::fs::FileTimes::new().set_modified(std::time::UNIX_EPOCH);
+    std::fs::File::options()
+        .write(true)
+        .open(&f)
+        .unwrap()
+        .set_times(t)
+        .unwrap();
+    rebuilt("mtime changed");
+    let st = std::process::Command::new("mknod")
+        .arg(dir.join("null"))
+        .args(["c", "1", "3"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    rebuilt("device added");
+}

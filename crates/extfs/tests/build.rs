@@ -28,12 +28,12 @@ fn empty_tree_is_clean_in_every_type() {
 
 #[test]
 fn busybox_rootfs_reads_back_exactly() {
-    check_all("busybox", &busybox(), &[1024, 4096], usize::MAX);
+    check_all("busybox", &busybox(), &[1024, 2048, 4096], usize::MAX);
 }
 
 #[test]
 fn every_file_kind_reads_back_exactly() {
-    check_all("kinds", &every_kind(), &[1024, 4096], usize::MAX);
+    check_all("kinds", &every_kind(), &[1024, 2048, 4096], usize::MAX);
 }
 
 #[test]
@@ -75,7 +75,7 @@ fn five_gib_sparse_file_keeps_holes_and_data() {
     let d = scratch();
     let tree = sparse5g();
     for ty in TYPES {
-        for bs in [1024u32, 4096] {
+        for bs in [1024u32, 2048, 4096] {
             let img = d.path().join(format!("sparse-{ty:?}-{bs}.img"));
             let report = build_to(&tree, &opts(ty, bs), &img);
             assert!(

@@ -31,10 +31,10 @@ fn fit_size_is_the_minimum_plus_margin() {
 
 #[test]
 fn bad_options_name_the_option() {
-    let mut o = opts(FsType::Ext2, 2048);
+    let mut o = opts(FsType::Ext2, 8192);
     let mut v = Vec::new();
     let e = build(&empty(), &o, &mut v).unwrap_err().to_string();
-    assert!(e.contains("block size 2048"), "{e}");
+    assert!(e.contains("block size 8192"), "{e}");
     o.block_size = 4096;
     o.label = vec![b'x'; 17];
     let e = build(&empty(), &o, &mut v).unwrap_err().to_string();

@@ -93,7 +93,7 @@ fn every_fixture_reads_back_through_the_reader() {
     ];
     for (name, tree) in &fixtures {
         for ty in [FsType::Ext2, FsType::Ext3, FsType::Ext4] {
-            for bs in [1024, 4096] {
+            for bs in [1024, 2048, 4096] {
                 let mut img = Vec::new();
                 build(tree, &opts(ty, bs), &mut img).unwrap();
                 let back = extfs::read::read_bytes(img)

@@ -15,7 +15,7 @@ use crate::error::ImageError;
 use crate::initramfs::{self, ModuleFile};
 use crate::input::HostInput;
 use crate::kernel::parse_bzimage;
-use crate::modules::{ModulesDep, modinfo_depends, module_name};
+use crate::modules::{ModuleTree, index_tree};
 use crate::spec::{InitramfsMode, Spec};
 use crate::{elf, hostdir};
 
@@ -52,8 +52,9 @@ pub struct BundleReport {
     pub init_system: InitSystem,
     /// Modules in the initramfs, in load order (empty if none).
     pub initramfs_modules: Vec<String>,
-    /// Whether `modules.dep` was derived from `.modinfo` (package had none).
-    pub modules_dep_generated: bool,
+    /// The module index files written beside the modules (`modules.dep`,
+    /// `modules.alias.bin`, ...), computed from the modules themselves.
+    pub module_index: Vec<String>,
     /// The effective spec.
     pub spec: Spec,
     /// Inputs.
@@ -251,20 +252,19 @@ fn read_input(path: &Path, what: &str) -> Result<Vec<u8>, ImageError> {
 fn load_rootfs(spec: &Spec, epoch: i64) -> Result<Tree, ImageError> {
     let md = std::fs::metadata(&spec.rootfs).map_err(ImageError::io(&spec.rootfs))?;
     if md.is_dir() {
-        // Host directories are owned by whoever unpacked them: an image
-        // wants root-owned files with pinned times.
-        return hostdir::load(&spec.rootfs, epoch);
+        return hostdir::load_rootfs(&spec.rootfs, epoch, spec.owners);
     }
-    rootfs::load(&spec.rootfs).map_err(|e| ImageError::Rootfs {
+    let mut tree = rootfs::load(&spec.rootfs).map_err(|e| ImageError::Rootfs {
         path: spec.rootfs.display().to_string(),
         msg: e.to_string(),
-    })
-}
-
-struct Modules {
-    dep: ModulesDep,
-    builtin: Vec<String>,
-    generated: bool,
+    })?;
+    if spec.owners == crate::spec::Owners::Root {
+        for (_, id) in tree.walk() {
+            let ino = tree.inode_mut(id);
+            hostdir::map_owner(&mut ino.meta, ino.kind.is_dir(), spec.owners, None);
+        }
+    }
+    Ok(tree)
 }
 
 /// Put a `lib/modules/<release>` directory of the host at `at`.
@@ -328,75 +328,41 @@ fn load_modules_tar(
     Ok(())
 }
 
-/// Read (or derive) `modules.dep` and `modules.builtin` of the modules now
-/// at `at`; `src` names the input in errors.
-fn index_modules(
-    tree: &mut Tree,
-    src: &Path,
+/// Without modules, a root-disk driver the kernel builds as a module can
+/// never load: refuse that build instead of writing a VM that cannot find
+/// its root. What is a module is read from the kernel's configuration
+/// (`config-<release>` beside the kernel or in the rootfs's `/boot`);
+/// without one nothing is known and nothing is refused.
+fn check_root_drivers(
+    spec: &Spec,
+    modules: Option<&ModuleTree>,
+    tree: &Tree,
     release: &str,
-    at: &NamePath,
-    epoch: i64,
-) -> Result<Modules, ImageError> {
-    let read = |tree: &Tree, name: &str| -> Result<Option<String>, ImageError> {
-        let Some(id) = tree.lookup(&at.join(name.as_bytes())) else {
-            return Ok(None);
-        };
-        let Kind::File(c) = &tree.inode(id).kind else {
-            return Ok(None);
-        };
-        let label = src.join(name);
-        let data = c.read_all().map_err(ImageError::io(&label))?;
-        Ok(Some(String::from_utf8_lossy(&data).into_owned()))
+) -> Result<(), ImageError> {
+    if modules.is_some() || spec.initrd.is_some() || spec.initramfs == InitramfsMode::Never {
+        return Ok(());
+    }
+    let config = crate::kernel::config_beside(&spec.kernel, release).or_else(|| {
+        edit::read_file(tree, &format!("/boot/config-{release}"))
+            .ok()
+            .flatten()
+            .map(|t| crate::kernel::KernelConfig::parse(&String::from_utf8_lossy(&t)))
+    });
+    let Some(config) = config else {
+        return Ok(());
     };
-    let builtin = read(tree, "modules.builtin")?
-        .map(|t| t.lines().map(module_name).collect())
-        .unwrap_or_default();
-    if let Some(text) = read(tree, "modules.dep")? {
-        return Ok(Modules {
-            dep: ModulesDep::parse(&text, &src.join("modules.dep"))?,
-            builtin,
-            generated: false,
+    let loadable = config.loadable(&spec.root_modules);
+    if let Some((m, sym)) = loadable.first() {
+        return Err(ImageError::Field {
+            field: "modules",
+            msg: format!(
+                "kernel {release} builds the root-disk driver {m} as a module (CONFIG_{sym}=m): \
+                 give its modules (`modules`, the lib/modules/{release} directory or a tarball) \
+                 so the initramfs can load it, or an `initrd`"
+            ),
         });
     }
-    let dir = src;
-    // Debian leaves modules.dep to depmod at install time: derive it.
-    let mut dep = ModulesDep::default();
-    let mod_root = tree.lookup(at).expect("just loaded");
-    let mut stack = vec![(mod_root, String::new())];
-    while let Some((id, rel)) = stack.pop() {
-        let Some(entries) = tree.entries(id) else {
-            continue;
-        };
-        for (name, &child) in entries {
-            let name = String::from_utf8_lossy(name);
-            let path = if rel.is_empty() {
-                name.to_string()
-            } else {
-                format!("{rel}/{name}")
-            };
-            match &tree.inode(child).kind {
-                Kind::Dir(_) => stack.push((child, path)),
-                Kind::File(c) if name.ends_with(".ko") => {
-                    let host = dir.join(&path);
-                    let data = c.read_all().map_err(ImageError::io(&host))?;
-                    dep.insert(path, modinfo_depends(&data, &host)?);
-                }
-                _ => {}
-            }
-        }
-    }
-    edit::put_file(
-        tree,
-        &format!("/lib/modules/{release}/modules.dep"),
-        Content::bytes(dep.to_text()),
-        0o644,
-        epoch,
-    )?;
-    Ok(Modules {
-        dep,
-        builtin,
-        generated: true,
-    })
+    Ok(())
 }
 
 /// Build the bundle for `spec` at `out`, replacing it atomically: it is
@@ -460,9 +426,17 @@ pub fn build_into(
     });
 
     step("modules");
-    let modules = match &spec.modules {
+    // Modules go where the rootfs's kmod looks: `/lib/modules`, through a
+    // merged-/usr `/lib -> usr/lib` link.
+    let modules_dir = edit::real_dir(&mut tree, "/lib/modules", epoch)?;
+    let at = modules_dir.join(release.as_bytes());
+    let modules: Option<ModuleTree> = match &spec.modules {
         Some(src) => {
-            let at = NamePath::parse(format!("/lib/modules/{release}"))?;
+            // The given modules replace any the rootfs carried for this release.
+            if let Some((parent, name)) = at.split_last() {
+                let dir = tree.lookup(&parent).expect("made by real_dir");
+                tree.unlink(dir, name);
+            }
             if src.is_dir() {
                 load_modules_dir(&mut tree, src, &release, &at, epoch)?;
                 let mut sub = Tree::new(hostdir::meta(0o755, epoch));
@@ -479,10 +453,20 @@ pub fn build_into(
                     msg: "modules directory or tarball not found".into(),
                 });
             }
-            Some(index_modules(&mut tree, src, &release, &at, epoch)?)
+            Some(index_tree(&mut tree, &at, &release, src, epoch)?)
+        }
+        // A rootfs that carries this kernel's modules (a distribution
+        // kernel package) has its tree indexed in place.
+        None if tree
+            .lookup(&at)
+            .is_some_and(|id| tree.inode(id).kind.is_dir()) =>
+        {
+            let label = PathBuf::from(format!("rootfs:{at}"));
+            Some(index_tree(&mut tree, &at, &release, &label, epoch)?)
         }
         None => None,
     };
+    check_root_drivers(spec, modules.as_ref(), &tree, &release)?;
 
     step("initramfs");
     let mut initramfs_modules = Vec::new();
@@ -567,7 +551,7 @@ pub fn build_into(
             })?;
             let mut files = Vec::new();
             for path in &order {
-                let np = NamePath::parse(format!("/lib/modules/{release}/{path}"))?;
+                let np = NamePath::parse(format!("{at}/{path}"))?;
                 let id = tree.lookup(&np).ok_or_else(|| ImageError::Modules {
                     path: PathBuf::from(path),
                     msg: "listed in modules.dep but missing".into(),
@@ -602,7 +586,13 @@ pub fn build_into(
         initrd.as_ref().map(Out::content),
         epoch,
     )?;
-    let init_system = edit::console_getty(&mut tree, &spec.console, spec.baud, epoch)?;
+    let init_system = edit::console_getty(
+        &mut tree,
+        &spec.init_path(),
+        &spec.console,
+        spec.baud,
+        epoch,
+    )?;
     edit::fstab_root(&mut tree, &spec.fs_type, epoch)?;
 
     disk.check_fits(&tree, spec)
@@ -623,7 +613,7 @@ pub fn build_into(
     if let Some(i) = initrd {
         files.insert(format!("initrd.img-{release}"), i);
     }
-    let def = spec.vm_def(has_initrd);
+    let def = spec.vm_def(Some(&release), has_initrd);
     files.insert(
         format!("{}.cfg", spec.name),
         Out::Mem(Arc::new(vmdef::xl::xl_cfg(&def)?.into_bytes())),
@@ -670,7 +660,7 @@ pub fn build_into(
         kernel_release: release,
         init_system,
         initramfs_modules,
-        modules_dep_generated: modules.as_ref().is_some_and(|m| m.generated),
+        module_index: modules.map(|m| m.index_files).unwrap_or_default(),
         spec: spec.clone(),
         inputs,
         outputs,

@@ -18,12 +18,9 @@ pub enum InitSystem {
     Systemd,
 }
 
-fn p(s: &str) -> NamePath {
-    NamePath::parse(s).expect("static path")
-}
-
-fn read_file(tree: &Tree, path: &str) -> Result<Option<Vec<u8>>, ImageError> {
-    let Some(id) = tree.lookup(&p(path)) else {
+/// The contents of the file `path` names (symlinks followed), if any.
+pub(crate) fn read_file(tree: &Tree, path: &str) -> Result<Option<Vec<u8>>, ImageError> {
+    let Some((_, id)) = resolve(tree, path) else {
         return Ok(None);
     };
     match &tree.inode(id).kind {
@@ -38,42 +35,159 @@ fn read_file(tree: &Tree, path: &str) -> Result<Option<Vec<u8>>, ImageError> {
     }
 }
 
-/// Resolve symlinks (inside the tree, at most 16) to the final inode.
+/// Most symlinks one path may pass through (the kernel's limit).
+const MAX_LINKS: usize = 40;
+
+/// One step of a path walk inside the tree.
+enum Step {
+    /// A directory: descend.
+    Dir,
+    /// A symlink: continue with its target.
+    Link(Vec<u8>),
+    /// Nothing by that name.
+    Missing,
+    /// Something that is neither.
+    Other,
+}
+
+fn step(tree: &Tree, dir: &[Vec<u8>], name: &[u8]) -> Step {
+    let mut id = fstree::ROOT;
+    for c in dir.iter().map(Vec::as_slice).chain([name]) {
+        match tree.entries(id).and_then(|e| e.get(c)) {
+            Some(&next) => id = next,
+            None => return Step::Missing,
+        }
+    }
+    match &tree.inode(id).kind {
+        Kind::Dir(_) => Step::Dir,
+        Kind::Symlink(t) => Step::Link(t.clone()),
+        _ => Step::Other,
+    }
+}
+
+fn components(p: &[u8]) -> std::collections::VecDeque<Vec<u8>> {
+    p.split(|&b| b == b'/')
+        .filter(|c| !c.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+fn show(p: &[Vec<u8>]) -> String {
+    NamePath::parse(p.join(&b'/')).map_or_else(|_| "?".into(), |n| n.to_string())
+}
+
+/// A tree a path walk may or may not add directories to.
+trait Walkable {
+    fn tree(&self) -> &Tree;
+    /// Create the directory `path` (its parent exists), if allowed.
+    fn mkdir(&mut self, path: &NamePath) -> Result<bool, ImageError>;
+}
+
+impl Walkable for &Tree {
+    fn tree(&self) -> &Tree {
+        self
+    }
+    fn mkdir(&mut self, _: &NamePath) -> Result<bool, ImageError> {
+        Ok(false)
+    }
+}
+
+struct Creating<'a>(&'a mut Tree, fstree::Meta);
+
+impl Walkable for Creating<'_> {
+    fn tree(&self) -> &Tree {
+        self.0
+    }
+    fn mkdir(&mut self, path: &NamePath) -> Result<bool, ImageError> {
+        self.0.mkdir_p(path, &self.1)?;
+        Ok(true)
+    }
+}
+
+/// Walk `path` with the tree as the root directory, following every
+/// symlink on the way as the kernel would inside a chroot (absolute
+/// targets start at the tree's root, `..` stops there): what `/lib/modules`
+/// names when `/lib -> usr/lib`. The last component is followed only when
+/// `follow_last`; missing directories are created when `tree` may.
+/// Returns the symlink-free path.
+fn walk(mut tree: impl Walkable, path: &str, follow_last: bool) -> Result<NamePath, ImageError> {
+    let err = |msg: String| ImageError::Rootfs {
+        path: path.to_string(),
+        msg,
+    };
+    let mut cur: Vec<Vec<u8>> = Vec::new();
+    let mut rest = components(path.as_bytes());
+    let mut links = 0;
+    while let Some(c) = rest.pop_front() {
+        match c.as_slice() {
+            b"." => continue,
+            b".." => {
+                cur.pop();
+                continue;
+            }
+            _ => {}
+        }
+        let last = rest.is_empty();
+        match step(tree.tree(), &cur, &c) {
+            Step::Dir => cur.push(c),
+            Step::Link(_) if last && !follow_last => cur.push(c),
+            Step::Link(target) => {
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(err(format!("more than {MAX_LINKS} symlinks (a loop?)")));
+                }
+                if target.starts_with(b"/") {
+                    cur.clear();
+                }
+                for t in components(&target).into_iter().rev() {
+                    rest.push_front(t);
+                }
+            }
+            Step::Missing | Step::Other if last => cur.push(c),
+            Step::Missing => {
+                cur.push(c);
+                if !tree.mkdir(&NamePath::parse(cur.join(&b'/'))?)? {
+                    return Err(err(format!("{}: no such directory", show(&cur))));
+                }
+            }
+            Step::Other => {
+                cur.push(c);
+                return Err(err(format!("{}: not a directory", show(&cur))));
+            }
+        }
+    }
+    Ok(NamePath::parse(cur.join(&b'/'))?)
+}
+
+/// The symlink-free path `path` names (every symlink followed, the last
+/// too), and its inode; `None` when it does not resolve.
 pub(crate) fn resolve(tree: &Tree, path: &str) -> Option<(String, InodeId)> {
-    let mut cur = path.to_string();
-    for _ in 0..16 {
-        let id = tree.lookup(&NamePath::parse(cur.as_bytes()).ok()?)?;
-        match &tree.inode(id).kind {
-            Kind::Symlink(t) => {
-                let t = String::from_utf8_lossy(t).into_owned();
-                cur = if t.starts_with('/') {
-                    t
-                } else {
-                    let parent = cur.rsplit_once('/').map(|(a, _)| a).unwrap_or("");
-                    normalize(&format!("{parent}/{t}"))
-                };
-            }
-            _ => return Some((cur, id)),
-        }
-    }
-    None
+    let real = walk(tree, path, true).ok()?;
+    let id = tree.lookup(&real)?;
+    Some((real.to_string(), id))
 }
 
-fn normalize(path: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    for c in path.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            c => out.push(c),
-        }
-    }
-    format!("/{}", out.join("/"))
+/// The symlink-free directory `path` names, created (with root-owned
+/// `0755` directories) where missing.
+pub fn real_dir(tree: &mut Tree, path: &str, epoch: i64) -> Result<NamePath, ImageError> {
+    let real = walk(Creating(tree, meta(0o755, epoch)), path, true)?;
+    tree.mkdir_p(&real, &meta(0o755, epoch))?;
+    Ok(real)
 }
 
-/// Write a regular file (replacing what was there), creating parents.
+/// Where an entry written at `path` lands: its parent directory resolved
+/// (and created), its own name kept (an existing symlink there is
+/// replaced, not followed).
+fn place(tree: &mut Tree, path: &str, epoch: i64) -> Result<NamePath, ImageError> {
+    let real = walk(Creating(tree, meta(0o755, epoch)), path, false)?;
+    if let Some((parent, _)) = real.split_last() {
+        tree.mkdir_p(&parent, &meta(0o755, epoch))?;
+    }
+    Ok(real)
+}
+
+/// Write a regular file (replacing what was there), creating parents;
+/// symlinked directories on the way are followed.
 pub fn put_file(
     tree: &mut Tree,
     path: &str,
@@ -81,10 +195,7 @@ pub fn put_file(
     perm: u16,
     epoch: i64,
 ) -> Result<(), ImageError> {
-    let np = p(path);
-    if let Some((parent, _)) = np.split_last() {
-        tree.mkdir_p(&parent, &meta(0o755, epoch))?;
-    }
+    let np = place(tree, path, epoch)?;
     tree.put(
         &np,
         Inode {
@@ -96,17 +207,15 @@ pub fn put_file(
     Ok(())
 }
 
-/// Write a symlink (replacing what was there), creating parents.
+/// Write a symlink (replacing what was there), creating parents;
+/// symlinked directories on the way are followed.
 pub fn put_symlink(
     tree: &mut Tree,
     path: &str,
     target: &str,
     epoch: i64,
 ) -> Result<(), ImageError> {
-    let np = p(path);
-    if let Some((parent, _)) = np.split_last() {
-        tree.mkdir_p(&parent, &meta(0o755, epoch))?;
-    }
+    let np = place(tree, path, epoch)?;
     tree.put(
         &np,
         Inode {
@@ -160,19 +269,41 @@ pub fn install_kernel(
     Ok(())
 }
 
-/// Which init system the rootfs runs.
-pub fn detect_init(tree: &Tree) -> Result<InitSystem, ImageError> {
-    if tree.lookup(&p("/etc/inittab")).is_some() {
+/// Which init system the rootfs runs: what `init` (normally `/sbin/init`)
+/// resolves to decides, so a systemd rootfs that still carries an
+/// `/etc/inittab` is systemd. Without a usable `init`, an inittab or a
+/// systemd binary tells.
+pub fn detect_init(tree: &Tree, init: &str) -> Result<InitSystem, ImageError> {
+    let has_inittab = resolve(tree, "/etc/inittab").is_some();
+    if let Some((target, id)) = resolve(tree, init) {
+        let base = target.rsplit('/').next().unwrap_or("");
+        if base == "systemd" {
+            return Ok(InitSystem::Systemd);
+        }
+        if base.starts_with("busybox") {
+            return Ok(if has_inittab {
+                InitSystem::Inittab
+            } else {
+                InitSystem::BusyboxNoInittab
+            });
+        }
+        if matches!(tree.inode(id).kind, Kind::File(_)) && has_inittab {
+            // sysvinit's own `init`.
+            return Ok(InitSystem::Inittab);
+        }
+        return Err(ImageError::Rootfs {
+            path: init.into(),
+            msg: format!(
+                "resolves to {target}, which is neither systemd, busybox nor an init with an /etc/inittab"
+            ),
+        });
+    }
+    if has_inittab {
         return Ok(InitSystem::Inittab);
     }
     for sd in ["/lib/systemd/systemd", "/usr/lib/systemd/systemd"] {
-        if tree.lookup(&p(sd)).is_some() {
+        if resolve(tree, sd).is_some() {
             return Ok(InitSystem::Systemd);
-        }
-    }
-    if let Some((target, _)) = resolve(tree, "/sbin/init") {
-        if target.ends_with("/busybox") {
-            return Ok(InitSystem::BusyboxNoInittab);
         }
     }
     Err(ImageError::UnknownInit)
@@ -181,11 +312,12 @@ pub fn detect_init(tree: &Tree) -> Result<InitSystem, ImageError> {
 /// Put a login prompt on `console` at `baud`; drop the `ttyS0` getty.
 pub fn console_getty(
     tree: &mut Tree,
+    init: &str,
     console: &str,
     baud: u32,
     epoch: i64,
 ) -> Result<InitSystem, ImageError> {
-    let init = detect_init(tree)?;
+    let init = detect_init(tree, init)?;
     match init {
         InitSystem::Inittab | InitSystem::BusyboxNoInittab => {
             let old = read_file(tree, "/etc/inittab")?.unwrap_or_default();
@@ -196,7 +328,7 @@ pub fn console_getty(
             let unit = ["/lib/systemd/system", "/usr/lib/systemd/system"]
                 .iter()
                 .map(|d| format!("{d}/serial-getty@.service"))
-                .find(|u| tree.lookup(&p(u)).is_some())
+                .find(|u| resolve(tree, u).is_some())
                 .ok_or_else(|| ImageError::Rootfs {
                     path: "/lib/systemd/system/serial-getty@.service".into(),
                     msg: "systemd rootfs without the serial-getty@ template unit".into(),
@@ -300,6 +432,10 @@ pub fn fstab_root(tree: &mut Tree, fstype: &str, epoch: i64) -> Result<(), Image
 mod tests {
     use super::*;
 
+    fn p(s: &str) -> NamePath {
+        NamePath::parse(s).expect("static path")
+    }
+
     const OE: &str = "::sysinit:/etc/init.d/rcS\n# comment ttyS0 getty\nttyS0::respawn:/sbin/getty -L 115200 ttyS0 vt102\ntty1::askfirst:-/bin/sh\n";
 
     #[test]
@@ -346,7 +482,10 @@ mod tests {
     #[test]
     fn systemd_rootfs_gets_enablement_symlink_and_unknown_init_errors() {
         let mut tree = Tree::new(meta(0o755, 0));
-        assert!(matches!(detect_init(&tree), Err(ImageError::UnknownInit)));
+        assert!(matches!(
+            detect_init(&tree, "/sbin/init"),
+            Err(ImageError::UnknownInit)
+        ));
         put_file(
             &mut tree,
             "/lib/systemd/systemd",
@@ -364,7 +503,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            console_getty(&mut tree, "hvc0", 115200, 0).unwrap(),
+            console_getty(&mut tree, "/sbin/init", "hvc0", 115200, 0).unwrap(),
             InitSystem::Systemd
         );
         let id = tree
@@ -389,5 +528,113 @@ mod tests {
             resolve(&tree, "/boot/vmlinuz").unwrap().0,
             "/boot/vmlinuz-6.1.0-x"
         );
+    }
+
+    fn merged_usr() -> Tree {
+        let mut tree = Tree::new(meta(0o755, 0));
+        tree.mkdir_p(&p("/usr/lib"), &meta(0o755, 0)).unwrap();
+        tree.mkdir_p(&p("/usr/bin"), &meta(0o755, 0)).unwrap();
+        put_symlink(&mut tree, "/lib", "usr/lib", 0).unwrap();
+        put_symlink(&mut tree, "/bin", "usr/bin", 0).unwrap();
+        tree
+    }
+
+    #[test]
+    fn merged_usr_links_are_followed_when_writing() {
+        let mut tree = merged_usr();
+        let at = real_dir(&mut tree, "/lib/modules", 0).unwrap();
+        assert_eq!(at.to_string(), "/usr/lib/modules");
+        put_file(
+            &mut tree,
+            "/lib/modules/6.1/modules.dep",
+            Content::empty(),
+            0o644,
+            0,
+        )
+        .unwrap();
+        assert!(
+            tree.lookup(&p("/usr/lib/modules/6.1/modules.dep"))
+                .is_some()
+        );
+        // The links themselves stay links.
+        assert!(matches!(
+            tree.inode(tree.lookup(&p("/lib")).unwrap()).kind,
+            Kind::Symlink(_)
+        ));
+        // Absolute targets and `..` resolve inside the tree, never above it.
+        put_symlink(&mut tree, "/usr/bin/busybox", "../../../../bin/real", 0).unwrap();
+        put_file(&mut tree, "/usr/bin/real", Content::empty(), 0o755, 0).unwrap();
+        assert_eq!(resolve(&tree, "/bin/busybox").unwrap().0, "/usr/bin/real");
+        put_symlink(&mut tree, "/sbin", "/usr/bin", 0).unwrap();
+        assert_eq!(resolve(&tree, "/sbin/real").unwrap().0, "/usr/bin/real");
+    }
+
+    #[test]
+    fn link_loops_and_files_in_the_way_are_errors() {
+        let mut tree = merged_usr();
+        put_symlink(&mut tree, "/a", "b", 0).unwrap();
+        put_symlink(&mut tree, "/b", "a", 0).unwrap();
+        let e = put_file(&mut tree, "/a/x", Content::empty(), 0o644, 0).unwrap_err();
+        assert!(e.to_string().contains("symlinks"), "{e}");
+        put_file(&mut tree, "/usr/lib/f", Content::empty(), 0o644, 0).unwrap();
+        let e = put_file(&mut tree, "/lib/f/x", Content::empty(), 0o644, 0).unwrap_err();
+        assert!(e.to_string().contains("/usr/lib/f: not a directory"), "{e}");
+    }
+
+    #[test]
+    fn init_is_what_sbin_init_resolves_to() {
+        let mut tree = merged_usr();
+        put_file(
+            &mut tree,
+            "/usr/lib/systemd/systemd",
+            Content::empty(),
+            0o755,
+            0,
+        )
+        .unwrap();
+        // A leftover inittab does not make a systemd rootfs sysvinit.
+        put_file(
+            &mut tree,
+            "/etc/inittab",
+            Content::bytes("id:2:initdefault:\n"),
+            0o644,
+            0,
+        )
+        .unwrap();
+        put_symlink(&mut tree, "/sbin/init", "/lib/systemd/systemd", 0).unwrap();
+        assert_eq!(
+            detect_init(&tree, "/sbin/init").unwrap(),
+            InitSystem::Systemd
+        );
+        // busybox with or without an inittab.
+        put_file(
+            &mut tree,
+            "/usr/bin/busybox.nosuid",
+            Content::empty(),
+            0o755,
+            0,
+        )
+        .unwrap();
+        put_symlink(&mut tree, "/sbin/init", "../bin/busybox.nosuid", 0).unwrap();
+        assert_eq!(
+            detect_init(&tree, "/sbin/init").unwrap(),
+            InitSystem::Inittab
+        );
+        // sysvinit: a real init with an inittab; `init=` is followed first.
+        put_file(&mut tree, "/sbin/init", Content::empty(), 0o755, 0).unwrap();
+        assert_eq!(
+            detect_init(&tree, "/sbin/init").unwrap(),
+            InitSystem::Inittab
+        );
+        assert_eq!(
+            detect_init(&tree, "/lib/systemd/systemd").unwrap(),
+            InitSystem::Systemd
+        );
+        put_file(&mut tree, "/etc/inittab", Content::empty(), 0o644, 0).unwrap();
+        let mut no_tab = tree.clone();
+        let etc = no_tab.lookup(&p("/etc")).unwrap();
+        no_tab.unlink(etc, b"inittab");
+        let e = detect_init(&no_tab, "/sbin/init").unwrap_err();
+        assert!(e.to_string().contains("neither systemd"), "{e}");
     }
 }

@@ -86,8 +86,83 @@ pub fn parse_bzimage(bytes: &[u8], path: &Path) -> Result<BzImage, ImageError> {
     })
 }
 
+/// The kernel configuration symbol of the drivers a root disk needs, for
+/// the modules a spec's `root_modules` commonly names.
+const ROOT_DRIVER_CONFIG: [(&str, &str); 8] = [
+    ("xen_blkfront", "XEN_BLKDEV_FRONTEND"),
+    ("virtio_blk", "VIRTIO_BLK"),
+    ("virtio_pci", "VIRTIO_PCI"),
+    ("virtio_console", "VIRTIO_CONSOLE"),
+    ("virtio_scsi", "SCSI_VIRTIO"),
+    ("nvme", "BLK_DEV_NVME"),
+    ("ahci", "SATA_AHCI"),
+    ("sd_mod", "BLK_DEV_SD"),
+];
+
+/// A kernel's `.config` (as distributions ship it in `/boot/config-<release>`).
+#[derive(Debug, Clone, Default)]
+pub struct KernelConfig {
+    values: std::collections::BTreeMap<String, String>,
+}
+
+impl KernelConfig {
+    /// Parse `CONFIG_X=value` lines (comments and others ignored).
+    pub fn parse(text: &str) -> KernelConfig {
+        let values = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("CONFIG_")?.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        KernelConfig { values }
+    }
+
+    /// The value of `CONFIG_<symbol>` (`y`, `m`, ...), if set.
+    pub fn get(&self, symbol: &str) -> Option<&str> {
+        self.values.get(symbol).map(String::as_str)
+    }
+
+    /// Of `modules` (names, `-` or `_`), those this kernel builds as
+    /// loadable modules (`=m`), with their configuration symbol.
+    pub fn loadable<'a>(&self, modules: &'a [String]) -> Vec<(&'a str, &'static str)> {
+        modules
+            .iter()
+            .filter_map(|m| {
+                let n = m.replace('-', "_");
+                let (_, sym) = ROOT_DRIVER_CONFIG.iter().find(|(name, _)| *name == n)?;
+                (self.get(sym) == Some("m")).then_some((m.as_str(), *sym))
+            })
+            .collect()
+    }
+}
+
+/// The configuration shipped beside a kernel file (`config-<release>` in
+/// the same directory, as in `/boot` and Debian's kernel package).
+pub fn config_beside(kernel: &Path, release: &str) -> Option<KernelConfig> {
+    let p = kernel.parent()?.join(format!("config-{release}"));
+    std::fs::read_to_string(p)
+        .ok()
+        .map(|t| KernelConfig::parse(&t))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn loadable_root_drivers_are_found_by_their_config_symbol() {
+        let c = KernelConfig::parse(
+            "# comment\nCONFIG_XEN_BLKDEV_FRONTEND=m\nCONFIG_VIRTIO_BLK=y\nCONFIG_VIRTIO_PCI=m\n",
+        );
+        let want: Vec<String> = ["xen-blkfront", "virtio_blk", "virtio_pci", "unknown"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            c.loadable(&want),
+            [
+                ("xen-blkfront", "XEN_BLKDEV_FRONTEND"),
+                ("virtio_pci", "VIRTIO_PCI")
+            ]
+        );
+    }
+
     use super::*;
 
     fn fake(version: &[u8]) -> Vec<u8> {

@@ -1,10 +1,13 @@
-//! Kernel modules: `modules.dep` (as shipped, or derived from each `.ko`'s
-//! `.modinfo` `depends=` when the package left it to `depmod`), and the
-//! load order of a set of modules with all their dependencies.
+//! Kernel modules in the image: the tree indexed as depmod would index it
+//! (by the `kmod` crate, from the modules themselves), and the load order
+//! of a set of modules with all their dependencies from `modules.dep`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use fstree::{Content, InodeId, Kind, NamePath, Tree};
+
+use crate::edit;
 use crate::error::ImageError;
 
 /// Module dependency table: module name (`_` form) -> its file (relative to
@@ -14,13 +17,9 @@ pub struct ModulesDep {
     modules: BTreeMap<String, (String, Vec<String>)>,
 }
 
-/// The canonical module name of a `.ko` path: basename without the
-/// extension(s), `-` written `_` (as the kernel and depmod do).
-pub fn module_name(path: &str) -> String {
-    let base = path.rsplit('/').next().unwrap_or(path);
-    let stem = base.split(".ko").next().unwrap_or(base);
-    stem.replace('-', "_")
-}
+/// The canonical module name of a `.ko` path: the file name up to its
+/// first `.`, `-` written `_` (as the kernel and kmod do).
+pub use kmod::module_name;
 
 impl ModulesDep {
     /// Parse `modules.dep` text: `path: dep_path dep_path...` per line.
@@ -48,11 +47,6 @@ impl ModulesDep {
             modules.insert(module_name(path), (path.to_string(), deps));
         }
         Ok(ModulesDep { modules })
-    }
-
-    /// Add one module (used when deriving the table from `.modinfo`).
-    pub fn insert(&mut self, path: String, deps: Vec<String>) {
-        self.modules.insert(module_name(&path), (path, deps));
     }
 
     /// The file of a module, if known.
@@ -120,27 +114,192 @@ impl ModulesDep {
     }
 }
 
-/// `depends=` of a module's ELF `.modinfo` section (empty if none).
-pub fn modinfo_depends(elf: &[u8], file: &Path) -> Result<Vec<String>, ImageError> {
-    let err = |msg: String| ImageError::Modules {
-        path: file.to_path_buf(),
-        msg,
-    };
-    let sec = crate::elf::section(elf, b".modinfo").map_err(|e| err(e.to_string()))?;
-    let Some(data) = sec else {
-        return Err(err("no .modinfo section: not a kernel module".into()));
-    };
-    for field in data.split(|&b| b == 0) {
-        if let Some(v) = field.strip_prefix(b"depends=") {
-            let v = std::str::from_utf8(v).map_err(|_| err("depends= is not UTF-8".into()))?;
-            return Ok(v
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(|s| s.replace('-', "_"))
-                .collect());
+/// The module tree now in the image, indexed.
+#[derive(Debug, Clone)]
+pub struct ModuleTree {
+    /// `modules.dep` as written.
+    pub dep: ModulesDep,
+    /// Built-in module names (`modules.builtin`).
+    pub builtin: Vec<String>,
+    /// Index files written, by name.
+    pub index_files: Vec<String>,
+}
+
+/// Directories kmod 30 reads `depmod.d` files from, in its order.
+const DEPMOD_D: [&str; 4] = [
+    "/etc/depmod.d",
+    "/run/depmod.d",
+    "/usr/local/lib/depmod.d",
+    "/lib/depmod.d",
+];
+
+/// The rootfs's own `depmod.d` files as kmod lists them: by file name, a
+/// name in an earlier directory hiding it in later ones.
+fn depmod_config(tree: &Tree) -> Result<Vec<(String, String)>, ImageError> {
+    let mut by_name: BTreeMap<Vec<u8>, String> = BTreeMap::new();
+    for d in DEPMOD_D {
+        let Some((real, id)) = edit::resolve(tree, d) else {
+            continue;
+        };
+        let Some(entries) = tree.entries(id) else {
+            continue;
+        };
+        for name in entries.keys() {
+            if name.starts_with(b".") || name.len() < 6 || !name.ends_with(b".conf") {
+                continue;
+            }
+            by_name
+                .entry(name.clone())
+                .or_insert_with(|| format!("{real}/{}", String::from_utf8_lossy(name)));
         }
     }
-    Ok(Vec::new())
+    let mut out = Vec::new();
+    for path in by_name.into_values() {
+        if let Some(text) = edit::read_file(tree, &path)? {
+            out.push((path, String::from_utf8_lossy(&text).into_owned()));
+        }
+    }
+    Ok(out)
+}
+
+/// Every file under the directory `at` that depmod would look at, as
+/// (path relative to `at`, inode), depth first in name order. Symlinks
+/// inside the tree are followed (to files and to directories, each
+/// directory once) as depmod follows them.
+fn module_files(
+    tree: &Tree,
+    at: &NamePath,
+    depmod: &kmod::Depmod,
+) -> Result<Vec<(String, InodeId)>, ImageError> {
+    let root = tree.lookup(at).ok_or_else(|| ImageError::Rootfs {
+        path: at.to_string(),
+        msg: "modules directory vanished".into(),
+    })?;
+    let mut out = Vec::new();
+    let mut seen_dirs = std::collections::HashSet::new();
+    let mut stack = vec![(root, at.to_string(), String::new())];
+    while let Some((dir, dir_path, rel)) = stack.pop() {
+        if !seen_dirs.insert(dir) {
+            continue;
+        }
+        let Some(entries) = tree.entries(dir) else {
+            continue;
+        };
+        let mut subdirs = Vec::new();
+        for (name, &child) in entries {
+            let name = String::from_utf8_lossy(name).into_owned();
+            if !depmod.walks(&name) {
+                continue;
+            }
+            let path = format!("{dir_path}/{name}");
+            let r = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            let target = match &tree.inode(child).kind {
+                Kind::Symlink(_) => match edit::resolve(tree, &path) {
+                    Some((_, id)) => id,
+                    None => continue, // dangling: depmod skips it too
+                },
+                _ => child,
+            };
+            match &tree.inode(target).kind {
+                Kind::Dir(_) => subdirs.push((target, path, r)),
+                Kind::File(_) => out.push((r, target)),
+                _ => {}
+            }
+        }
+        // Depth first in name order: the first subdirectory on top.
+        stack.extend(subdirs.into_iter().rev());
+    }
+    Ok(out)
+}
+
+/// Index the module tree at `at` (`/lib/modules/<release>` resolved) the
+/// way depmod would on the running system, from the modules' own
+/// `.modinfo` and symbol tables, honouring the rootfs's `depmod.d`, and
+/// write the index files beside the modules. `src` names the input in
+/// errors.
+pub fn index_tree(
+    tree: &mut Tree,
+    at: &NamePath,
+    release: &str,
+    src: &Path,
+    epoch: i64,
+) -> Result<ModuleTree, ImageError> {
+    let cfg_files = depmod_config(tree)?;
+    let config = kmod::Config::parse(&cfg_files, release).map_err(|e| ImageError::Rootfs {
+        path: "depmod.d".into(),
+        msg: e.to_string(),
+    })?;
+    let mut depmod = kmod::Depmod::new(config);
+    let files = module_files(tree, at, &depmod)?;
+    let modules_err = |e: kmod::DepmodError| ImageError::Modules {
+        path: src.to_path_buf(),
+        msg: e.to_string(),
+    };
+    for (rel, id) in &files {
+        if !depmod.wants(rel) {
+            continue;
+        }
+        let Kind::File(c) = &tree.inode(*id).kind else {
+            continue;
+        };
+        let data = c.read_all().map_err(ImageError::io(src.join(rel)))?;
+        depmod.add(rel, data).map_err(modules_err)?;
+    }
+    let read = |name: &str| -> Result<Option<Vec<u8>>, ImageError> {
+        match tree
+            .lookup(&at.join(name.as_bytes()))
+            .map(|id| &tree.inode(id).kind)
+        {
+            Some(Kind::File(c)) => c
+                .read_all()
+                .map(Some)
+                .map_err(ImageError::io(src.join(name))),
+            _ => Ok(None),
+        }
+    };
+    let (order, builtin, builtin_modinfo) = (
+        read("modules.order")?,
+        read("modules.builtin")?,
+        read("modules.builtin.modinfo")?,
+    );
+    let index = depmod
+        .finish(kmod::TreeFiles {
+            order: order.as_deref(),
+            builtin: builtin.as_deref(),
+            builtin_modinfo: builtin_modinfo.as_deref(),
+        })
+        .map_err(modules_err)?;
+    let mut names = Vec::new();
+    let mut dep_text = String::new();
+    for (name, bytes) in index.files {
+        if name == "modules.dep" {
+            dep_text = String::from_utf8_lossy(&bytes).into_owned();
+        }
+        edit::put_file(
+            tree,
+            &format!("{at}/{name}"),
+            Content::bytes(bytes),
+            0o644,
+            epoch,
+        )?;
+        names.push(name.to_string());
+    }
+    Ok(ModuleTree {
+        dep: ModulesDep::parse(&dep_text, &src.join("modules.dep"))?,
+        builtin: builtin
+            .map(|b| {
+                String::from_utf8_lossy(&b)
+                    .lines()
+                    .map(module_name)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        index_files: names,
+    })
 }
 
 #[cfg(test)]

@@ -36,14 +36,34 @@ pub enum InitramfsMode {
     Never,
 }
 
+/// Who owns the files of a directory rootfs in the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Owners {
+    /// Files owned by the user running the build become root's (a tree
+    /// made without root); every other owner is kept (a tree made as root
+    /// by mmdebstrap or debootstrap). Archives and images keep theirs.
+    #[default]
+    Auto,
+    /// Every owner as found.
+    Keep,
+    /// Everything root's (any source). A setuid or setgid bit whose owner
+    /// or group would thereby change is dropped: a setgid-`shadow` file
+    /// never becomes setgid-root.
+    Root,
+}
+
 /// The service VM to build. Paths are relative to the spec file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
     /// VM name; also names the disk file.
     pub name: String,
-    /// Root filesystem: directory (ext image and tar once those readers land).
+    /// Root filesystem: a directory, an ext2/3/4 image or a tar archive.
     pub rootfs: PathBuf,
+    /// Who owns the rootfs's files in the image.
+    #[serde(default)]
+    pub owners: Owners,
     /// Kernel bzImage.
     pub kernel: PathBuf,
     /// Its modules: the `lib/modules/<version>` directory.
@@ -181,7 +201,7 @@ impl Spec {
                 })?;
             }
         }
-        self.vm_def(self.initrd.is_some() || self.initramfs != InitramfsMode::Never)
+        self.vm_def(None, self.initrd.is_some() || self.initramfs != InitramfsMode::Never)
             .validate()
             .map_err(|e| {
                 let vmdef::VmDefError::BadField { field, .. } = &e;
@@ -219,20 +239,24 @@ impl Spec {
 
     /// The VM definitions' view of this spec; `has_initrd` when the bundle
     /// ships an initrd.
-    pub fn vm_def(&self, has_initrd: bool) -> vmdef::VmDef {
+    pub fn vm_def(&self, release: Option<&str>, has_initrd: bool) -> vmdef::VmDef {
         let dom0 = self
             .dom0_dir
             .clone()
             .unwrap_or_else(|| format!("/storage/{}", self.name));
+        // The names the bundle ships (`vmlinuz-<release>`), so dom0 boots
+        // the files copied there; before the kernel is read (validation)
+        // the release is not known and only the shape is checked.
+        let suffix = release.map(|r| format!("-{r}")).unwrap_or_default();
         vmdef::VmDef {
             name: self.name.clone(),
             uuid: self.uuid(),
             memory_mib: self.memory_mib,
             vcpus: self.vcpus,
             virt_type: self.virt_type,
-            kernel: format!("{dom0}/vmlinuz"),
+            kernel: format!("{dom0}/vmlinuz{suffix}"),
             kernel_in_disk: "/vmlinuz".into(),
-            initrd: has_initrd.then(|| format!("{dom0}/initrd.img")),
+            initrd: has_initrd.then(|| format!("{dom0}/initrd.img{suffix}")),
             initrd_in_disk: has_initrd.then(|| "/initrd.img".into()),
             cmdline: self.cmdline(),
             disk_path: format!("{dom0}/{}", self.disk_file_name()),
@@ -254,6 +278,17 @@ impl Spec {
         self.cmdline
             .clone()
             .unwrap_or_else(|| format!("root=/dev/xvda rw console={}", self.console))
+    }
+
+    /// The init the kernel runs: `init=` of the command line, else
+    /// `/sbin/init`.
+    pub fn init_path(&self) -> String {
+        self.cmdline()
+            .split_whitespace()
+            .rev()
+            .find_map(|w| w.strip_prefix("init="))
+            .unwrap_or("/sbin/init")
+            .to_string()
     }
 
     /// The VM's UUID: given, or a name-based one (stable across builds).

@@ -43,14 +43,12 @@ fn modules_dep_seeds_parse_or_error_without_panic() {
 }
 
 #[test]
-fn modinfo_seeds_parse_or_error_without_panic() {
-    for (name, data) in seeds("modinfo") {
-        let r = image::modules::modinfo_depends(&data, Path::new(&name));
-        if name.ends_with("tiny.ko") {
-            assert_eq!(r.unwrap(), ["virtio", "virtio_ring"]);
-        } else {
-            assert!(r.is_err(), "{name}");
+fn static_elf_seeds_parse_or_error_without_panic() {
+    for (name, data) in seeds("static_elf") {
+        let r = image::elf::is_static(&data);
+        if name.ends_with("busybox-head.bin") {
+            // The headers of Debian's busybox-static: no PT_INTERP.
+            assert_eq!(r, Ok(true), "{name}");
         }
-        let _ = image::elf::is_static(&data);
     }
 }

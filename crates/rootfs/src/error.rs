@@ -13,9 +13,19 @@ pub enum LoadError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// Not a directory, ext image or tar archive.
-    #[error("{0}: not a directory, an ext2/3/4 image or a (compressed) tar archive")]
+    /// Not a directory, ext image, disk image or tar archive.
+    #[error(
+        "{0}: not a directory, an ext2/3/4 image, a VHD or partitioned raw disk, or a (compressed) tar archive"
+    )]
     UnknownFormat(PathBuf),
+    /// A disk image that cannot be read as one.
+    #[error("{path}: {msg}")]
+    Disk {
+        /// The image.
+        path: PathBuf,
+        /// What was wrong, with offset or field.
+        msg: String,
+    },
     /// The ext image is malformed.
     #[error("{path}: {source}")]
     Ext {

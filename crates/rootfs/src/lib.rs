@@ -2,10 +2,13 @@
 //! directory, edit it, and hand it to the ext builder.
 //!
 //! [`load`] picks the loader by looking at the source: a directory, an ext
-//! image (magic 0xEF53 at byte 1080), or a tar archive (plain or gzip,
-//! bzip2, xz, zstd compressed, recognised by their magic numbers).
+//! image (magic 0xEF53 at byte 1080), a disk image (a VHD of any type, or a
+//! raw disk with an MBR or GPT partition table) holding one, or a tar
+//! archive (plain or gzip, bzip2, xz, zstd compressed, recognised by their
+//! magic numbers).
 
 mod dir;
+mod disk;
 mod edit;
 mod error;
 mod tar;
@@ -28,6 +31,10 @@ pub enum SourceKind {
     Ext,
     /// A tar archive, possibly compressed.
     Tar(Compression),
+    /// A VHD disk image (fixed, dynamic or differencing).
+    Vhd,
+    /// A raw disk image with a partition table.
+    PartitionedDisk,
 }
 
 /// Compression around a tar archive.
@@ -52,10 +59,26 @@ pub fn detect(path: &Path) -> Result<SourceKind> {
         return Ok(SourceKind::Dir);
     }
     let mut head = Vec::with_capacity(1082);
-    std::fs::File::open(path)
-        .and_then(|f| f.take(1082).read_to_end(&mut head))
+    let f = std::fs::File::open(path).map_err(|e| LoadError::io(path, e))?;
+    (&f).take(1082)
+        .read_to_end(&mut head)
         .map_err(|e| LoadError::io(path, e))?;
-    detect_bytes(&head).ok_or_else(|| LoadError::UnknownFormat(path.to_path_buf()))
+    // A VHD's footer is its last sector (a fixed VHD starts as a raw disk).
+    let mut tail = [0u8; 512];
+    if md.len() >= 1024 {
+        std::os::unix::fs::FileExt::read_exact_at(&f, &mut tail, md.len() - 512)
+            .map_err(|e| LoadError::io(path, e))?;
+    }
+    if disk::is_vhd(&head, &tail) {
+        return Ok(SourceKind::Vhd);
+    }
+    if let Some(k) = detect_bytes(&head) {
+        return Ok(k);
+    }
+    if disk::is_mbr(&head) {
+        return Ok(SourceKind::PartitionedDisk);
+    }
+    Err(LoadError::UnknownFormat(path.to_path_buf()))
 }
 
 /// Tell the source kind from the first 1082 bytes (or fewer) of a file.
@@ -79,12 +102,15 @@ pub fn detect_bytes(head: &[u8]) -> Option<SourceKind> {
     Some(SourceKind::Tar(c))
 }
 
-/// Load a tree from a directory, an ext image or a tar archive.
+/// Load a tree from a directory, an ext image, a disk image holding one,
+/// or a tar archive.
 pub fn load(path: &Path) -> Result<Tree> {
     match detect(path)? {
         SourceKind::Dir => load_dir(path),
         SourceKind::Ext => load_ext(path),
         SourceKind::Tar(_) => load_tar(path),
+        SourceKind::Vhd => disk::load_disk(path, true),
+        SourceKind::PartitionedDisk => disk::load_disk(path, false),
     }
 }
 

@@ -85,7 +85,7 @@ pub struct TemplateConfig {
 pub struct TemplateDisk {
     /// dom0 path (`phys-path`).
     pub path: String,
-    /// `vhd`, `raw`, … (`phys-type`).
+    /// `vhd`, `aio`, … (`phys-type`).
     #[serde(rename = "type")]
     pub disk_type: String,
     /// `r` or `w`.
@@ -96,10 +96,14 @@ pub struct TemplateDisk {
     pub devtype: String,
 }
 
+/// xenmgr's disk type for the file. A raw image is `aio` (tapdisk's raw
+/// driver): xenmgr can attach it read-only to extract the kernel
+/// (`Vm/Utility.hs withMountedRODisk` knows `vhd`, `aio`, `vdi`, `file` and
+/// `phy`, and fails on `raw`) and serves it through `block-tap` like a VHD.
 fn phys_type(f: DiskFormat) -> &'static str {
     match f {
         DiskFormat::Vhd => "vhd",
-        DiskFormat::Raw => "raw",
+        DiskFormat::Raw => "aio",
     }
 }
 
@@ -223,6 +227,17 @@ mod tests {
         let back: Template = serde_json::from_str(&json).unwrap();
         assert_eq!(back, template(&crate::sample()).unwrap());
         assert!(!json.contains("\"hvm\""));
+    }
+
+    #[test]
+    fn raw_disk_is_aio_which_xenmgr_can_extract_a_kernel_from() {
+        let mut d = crate::sample();
+        d.disk_format = DiskFormat::Raw;
+        let s = xec_script(&d).unwrap();
+        assert!(s.contains("--disk 0 set phys-type aio\n"), "{s}");
+        assert_eq!(template(&d).unwrap().config.disk["0"].disk_type, "aio");
+        d.disk_format = DiskFormat::Vhd;
+        assert!(xec_script(&d).unwrap().contains("set phys-type vhd\n"));
     }
 
     #[test]

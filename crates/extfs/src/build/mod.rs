@@ -61,7 +61,7 @@ pub struct BuildOptions {
     pub fs_type: FsType,
     /// Image size.
     pub size: Size,
-    /// 1024 or 4096.
+    /// 1024, 2048 or 4096.
     pub block_size: u32,
     /// Exact inode count wanted (rounded up to fill inode table blocks).
     pub inodes: Option<u32>,
@@ -203,9 +203,9 @@ pub fn fits(tree: &Tree, opts: &BuildOptions) -> Result<bool, BuildError> {
 }
 
 fn check_options(opts: &BuildOptions) -> Result<(), BuildError> {
-    if opts.block_size != 1024 && opts.block_size != 4096 {
+    if !matches!(opts.block_size, 1024 | 2048 | 4096) {
         return Err(BuildError::Option(format!(
-            "block size {} (want 1024 or 4096)",
+            "block size {} (want 1024, 2048 or 4096)",
             opts.block_size
         )));
     }

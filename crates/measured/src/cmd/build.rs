@@ -109,6 +109,14 @@ fn image_step(
         .bytes("SOURCE_DATE_EPOCH", epoch.to_string())
         .path("rootfs", &im.rootfs)
         .file("kernel", &im.kernel);
+    // A directory rootfs under `owners = "auto"` maps the builder's own
+    // files to root: who builds is an input.
+    if im.owners == image::spec::Owners::Auto && im.rootfs.is_dir() {
+        // SAFETY: geteuid/getegid take no arguments, touch no memory of
+        // ours and cannot fail.
+        let who = unsafe { format!("{}:{}", libc::geteuid(), libc::getegid()) };
+        step = step.bytes("builder uid:gid", who);
+    }
     for (label, p) in [
         ("modules", &im.modules),
         ("initrd", &im.initrd),

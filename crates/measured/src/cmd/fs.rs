@@ -1,6 +1,6 @@
 //! `measured fs`: build an ext2/3/4 image from a tree (ext image, tar
 //! archive or directory), and inspect a tree the way `measured` sees it:
-//! `ls`, `cat`, `stat`.
+//! `ls`, `cat`, `stat`, also straight from a built VM disk (VHD or raw).
 
 use std::path::PathBuf;
 
@@ -53,9 +53,10 @@ pub enum FsCommand {
         #[arg(long, default_value = "")]
         label: String,
     },
-    /// List a directory (or show one entry) inside an image, tar or directory.
+    /// List a directory (or show one entry) inside an image, disk, tar or directory.
     Ls {
-        /// ext2/3/4 image, tar archive (any compression) or host directory.
+        /// ext2/3/4 image, disk image holding one (VHD of any type, or raw
+        /// with an MBR/GPT partition table), tar archive or host directory.
         source: PathBuf,
         /// Path inside it.
         #[arg(default_value = "/")]
@@ -63,14 +64,16 @@ pub enum FsCommand {
     },
     /// Write a regular file's contents to stdout.
     Cat {
-        /// ext2/3/4 image, tar archive (any compression) or host directory.
+        /// ext2/3/4 image, disk image holding one (VHD of any type, or raw
+        /// with an MBR/GPT partition table), tar archive or host directory.
         source: PathBuf,
         /// Path inside it.
         path: String,
     },
     /// Show one entry's type, mode, owner, times, size, links and xattrs.
     Stat {
-        /// ext2/3/4 image, tar archive (any compression) or host directory.
+        /// ext2/3/4 image, disk image holding one (VHD of any type, or raw
+        /// with an MBR/GPT partition table), tar archive or host directory.
         source: PathBuf,
         /// Path inside it.
         path: String,

@@ -29,13 +29,17 @@ pub struct BuildArgs {
     /// VM name.
     #[arg(long)]
     pub name: Option<String>,
-    /// Root filesystem (directory).
+    /// Root filesystem: directory, ext2/3/4 image or tar archive.
     #[arg(long)]
     pub rootfs: Option<PathBuf>,
+    /// Owners in the image: auto (default: the builder's files become
+    /// root's, others kept), keep, or root.
+    #[arg(long)]
+    pub owners: Option<String>,
     /// Kernel bzImage.
     #[arg(long)]
     pub kernel: Option<PathBuf>,
-    /// The kernel's `lib/modules/<version>` directory.
+    /// The kernel's `lib/modules/<version>` directory or a tarball of it.
     #[arg(long)]
     pub modules: Option<PathBuf>,
     /// Use this initrd instead of generating one.
@@ -109,6 +113,21 @@ fn merged_spec(a: &BuildArgs) -> anyhow::Result<image::spec::Spec> {
                 path: p.clone(),
                 msg: e.to_string(),
             })?;
+            // A `measured build` spec: its launch and policy would be
+            // silently left out here.
+            if let Some(k) = ["launch", "policy"]
+                .into_iter()
+                .find(|k| t.contains_key(*k))
+            {
+                return Err(image::ImageError::Spec {
+                    path: p.clone(),
+                    msg: format!(
+                        "[{k}] belongs to a `measured build` spec: run `measured build {}` to build the image with its measured launch and policy",
+                        p.display()
+                    ),
+                }
+                .into());
+            }
             let base = p.parent().map(Path::to_path_buf).unwrap_or_default();
             (t, base, p.clone())
         }
@@ -134,6 +153,7 @@ fn merged_spec(a: &BuildArgs) -> anyhow::Result<image::spec::Spec> {
     }
     for (k, v) in [
         ("initramfs", &a.initramfs),
+        ("owners", &a.owners),
         ("cmdline", &a.cmdline),
         ("fs_type", &a.fs_type),
         ("format", &a.format),
