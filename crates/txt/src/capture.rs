@@ -8,9 +8,9 @@ use serde::Serialize;
 use tcg::HashAlg;
 
 use crate::error::{Error, Result};
-use crate::predict::Event;
+use crate::event::Event;
+use crate::event::evtype;
 use crate::profile::{CapturedDigests, ExtPolicy, PcrMapping, Profile, TpmFamily};
-use crate::sinit::evtype;
 use crate::txtlog::{TxtLog, TxtLogFormat};
 
 /// A captured profile, which of its fields came from where, and notes on

@@ -8,9 +8,10 @@
 pub mod acm;
 pub mod agile;
 pub mod capture;
-mod da12;
 pub mod diff;
 pub mod error;
+pub mod event;
+pub mod fuzz;
 pub mod hexser;
 pub mod mle;
 pub mod module;
@@ -26,12 +27,12 @@ mod view;
 
 pub use acm::Acm;
 pub use error::{Error, Result};
+pub use event::{Event, PcrValues, replay};
 pub use hexser::Hex;
 pub use mle::{MleHeader, MleImage};
 pub use policy::TbPolicy;
 pub use predict::{
-    Event, LaunchInputs, ModuleData, ModuleInput, PcrValues, PolicySource, Prediction, predict,
-    predict_with_progress, replay,
+    LaunchInputs, ModuleData, ModuleInput, PolicySource, Prediction, predict, predict_with_progress,
 };
 pub use profile::{ExtPolicy, PcrMapping, Profile, TpmFamily};
 pub use version::TbootVersion;

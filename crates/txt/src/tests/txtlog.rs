@@ -1,7 +1,12 @@
 use tcg::HashAlg;
 
-use super::*;
 use crate::synth::{DemoPlatform, demo_launch};
+use std::collections::BTreeMap;
+
+use crate::error::Error;
+use crate::event::{Event, evtype};
+use crate::hexser::Hex;
+use crate::txtlog::*;
 
 fn predicted(p: DemoPlatform) -> crate::Prediction {
     crate::predict(&demo_launch(p)).unwrap()
@@ -168,7 +173,7 @@ fn mutated_seed_logs_never_panic() {
                     break;
                 }
             }
-            fuzz_one(&b);
+            crate::fuzz::fuzz_one(&b);
             runs += 1;
         }
     }

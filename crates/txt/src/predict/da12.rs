@@ -10,10 +10,11 @@ use std::collections::BTreeMap;
 
 use tcg::HashAlg;
 
+use super::events::{captured, ev, fixed20};
 use crate::acm::Acm;
 use crate::error::{Error, Result};
+use crate::event::Event;
 use crate::hexser::Hex;
-use crate::predict::{Event, captured, ev, fixed20};
 use crate::profile::Profile;
 use crate::sinit::evtype::*;
 

@@ -1,6 +1,9 @@
 //! The whole launch: SINIT's events, the MLE, tboot's policy and module
 //! events, in order, per bank, and the PCR values they produce.
 
+mod da12;
+mod events;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -8,15 +11,17 @@ use serde::{Deserialize, Serialize};
 use tcg::HashAlg;
 
 use crate::acm::Acm;
-use crate::da12;
 use crate::error::{Error, Result};
 use crate::hexser::Hex;
 use crate::mle::MleImage;
 use crate::module::{effective_cmdline, hash_image, module_digests};
 use crate::policy::{PCR_NONE, TbPolicy, default_policy, measured_bytes, policy_event_digest};
-use crate::profile::{CapturedDigests, ExtPolicy, PcrMapping, Profile, TpmFamily};
+use crate::profile::{ExtPolicy, PcrMapping, Profile, TpmFamily};
 use crate::sinit::{self, CapsInputs, LegacySinitData, evtype};
 use crate::version::TbootVersion;
+use events::{all_banks, captured, ev, fixed20, measured_or_captured};
+
+pub use crate::event::{Event, PcrValues, replay};
 
 /// Which tboot Verified-Launch policy the launch uses.
 #[derive(Debug, Clone)]
@@ -66,26 +71,6 @@ pub struct LaunchInputs {
     pub modules: Vec<ModuleInput>,
 }
 
-/// One predicted event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Event {
-    /// PCR index (0xFF: not extended).
-    pub pcr: u32,
-    /// `EVTYPE_*`.
-    pub event_type: u32,
-    /// Readable name (`HASH_START`, `tb_policy`, module name, ...).
-    pub name: String,
-    /// Digest per bank; banks absent here are not extended.
-    pub digests: BTreeMap<HashAlg, Hex>,
-    /// Event data, where the format defines it.
-    pub data: Hex,
-    /// Which input it comes from (`acm`, `tboot`, `profile`, a file, ...).
-    pub source: String,
-}
-
-/// PCR index → bank → value.
-pub type PcrValues = BTreeMap<u32, BTreeMap<HashAlg, Hex>>;
-
 /// The predicted launch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Prediction {
@@ -99,99 +84,6 @@ pub struct Prediction {
     pub pcrs: PcrValues,
     /// The ordered events.
     pub events: Vec<Event>,
-}
-
-/// Replay `events` from the DRTM reset value (zeros) into `banks`.
-pub fn replay(events: &[Event], banks: &[HashAlg]) -> PcrValues {
-    let mut pcrs: PcrValues = BTreeMap::new();
-    for pcr in 17..=19 {
-        pcrs.insert(pcr, banks.iter().map(|&b| (b, Hex(b.zeros()))).collect());
-    }
-    for e in events.iter().filter(|e| (17..=22).contains(&e.pcr)) {
-        let bank_vals = pcrs
-            .entry(e.pcr)
-            .or_insert_with(|| banks.iter().map(|&b| (b, Hex(b.zeros()))).collect());
-        for (alg, d) in &e.digests {
-            if let Some(v) = bank_vals.get_mut(alg) {
-                v.0 = sinit::extend(*alg, &v.0, &d.0);
-            }
-        }
-    }
-    pcrs
-}
-
-fn all_banks(banks: &[HashAlg], data: &[u8]) -> BTreeMap<HashAlg, Hex> {
-    banks.iter().map(|&b| (b, Hex(b.digest(data)))).collect()
-}
-
-pub(crate) fn captured(
-    map: &CapturedDigests,
-    banks: &[HashAlg],
-    field: &'static str,
-) -> Result<BTreeMap<HashAlg, Hex>> {
-    banks
-        .iter()
-        .map(|&b| {
-            let s = map.get(&b).ok_or_else(|| Error::Invalid {
-                what: "profile",
-                msg: format!("{field} has no {b} digest (capture it from system A's TXT log)"),
-            })?;
-            let d = hex::decode(s.trim()).map_err(|e| Error::Invalid {
-                what: "profile",
-                msg: format!("{field}.{b}: not hex: {e}"),
-            })?;
-            if d.len() != b.size() {
-                return Err(Error::Invalid {
-                    what: "profile",
-                    msg: format!("{field}.{b}: {} bytes, expected {}", d.len(), b.size()),
-                });
-            }
-            Ok((b, Hex(d)))
-        })
-        .collect()
-}
-
-/// Digests of `bytes` in every bank, unless digests captured from system A
-/// replace them (then the event carries no data).
-fn measured_or_captured<'a>(
-    banks: &[HashAlg],
-    bytes: &'a [u8],
-    map: &CapturedDigests,
-    field: &'static str,
-) -> Result<(BTreeMap<HashAlg, Hex>, &'a [u8])> {
-    if map.is_empty() {
-        Ok((all_banks(banks, bytes), bytes))
-    } else {
-        Ok((captured(map, banks, field)?, &[]))
-    }
-}
-
-pub(crate) fn ev(
-    pcr: u32,
-    event_type: u32,
-    name: &str,
-    digests: BTreeMap<HashAlg, Hex>,
-    data: &[u8],
-    source: &str,
-) -> Event {
-    Event {
-        pcr,
-        event_type,
-        name: name.to_string(),
-        digests,
-        data: Hex(data.to_vec()),
-        source: source.to_string(),
-    }
-}
-
-pub(crate) fn fixed20(v: &Option<Vec<u8>>, field: &'static str) -> Result<[u8; 20]> {
-    match v {
-        None => Ok([0; 20]),
-        Some(b) => b.as_slice().try_into().map_err(|_| Error::Invalid {
-            what: "profile",
-            msg: format!("{field} must be 20 bytes, has {}", b.len()),
-        }),
-    }
 }
 
 /// Predict the launch. `progress` is told how many module bytes were hashed.

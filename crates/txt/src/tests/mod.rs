@@ -421,7 +421,7 @@ fn every_fuzz_seed_parses_without_panicking() {
                 "txt_log" => {
                     // Seeds are logs we wrote: they must parse, not just not panic.
                     crate::txtlog::parse(&bytes, None).expect("txt_log seed parses");
-                    crate::txtlog::fuzz_one(&bytes);
+                    crate::fuzz::fuzz_one(&bytes);
                 }
                 "secl_quote" => {
                     crate::quote::pcrs_from_secl_xml(&String::from_utf8_lossy(&bytes))
@@ -441,3 +441,5 @@ fn every_fuzz_seed_parses_without_panicking() {
     }
     assert!(seen >= 16, "only {seen} seeds");
 }
+
+mod txtlog;
