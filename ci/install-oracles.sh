@@ -26,6 +26,9 @@ have bzip2               || need+=(bzip2)
 have xz                  || need+=(xz-utils)
 have zstd                || need+=(zstd)
 have cc                  || need+=(gcc)
+# The tboot releases ci/build-tboot.sh builds are 32-bit: gcc -m32, make, zstd.
+dpkg -s gcc-multilib >/dev/null 2>&1 || need+=(gcc-multilib)
+have make                || need+=(make)
 [ -e /usr/include/xen/libxlutil.h ] || [ -e /usr/include/libxlutil.h ] || need+=(libxen-dev)
 have qemu-system-x86_64  || need_qemu=1
 

@@ -38,6 +38,11 @@ pub enum Error {
         /// What is wrong.
         msg: String,
     },
+    /// The launch is one we must not predict: tboot would halt or refuse it,
+    /// a bank would not hold the measurements a prediction shows, or the
+    /// case is not modelled. Never a normal-looking value instead.
+    #[error("refusing to predict: {0}")]
+    Refused(String),
     /// A gzip stream could not be decompressed.
     #[error("{what}: gzip stream is corrupt: {source}")]
     Gzip {

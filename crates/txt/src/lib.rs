@@ -8,6 +8,7 @@
 pub mod acm;
 pub mod agile;
 pub mod capture;
+pub mod cmdline;
 pub mod diff;
 pub mod error;
 pub mod event;
@@ -19,6 +20,7 @@ pub mod policy;
 pub mod predict;
 pub mod profile;
 pub mod quote;
+pub mod release;
 pub mod sinit;
 pub mod synth;
 pub mod txtlog;
@@ -32,7 +34,8 @@ pub use hexser::Hex;
 pub use mle::{MleHeader, MleImage};
 pub use policy::TbPolicy;
 pub use predict::{
-    LaunchInputs, ModuleData, ModuleInput, PolicySource, Prediction, predict, predict_with_progress,
+    LaunchFacts, LaunchInputs, ModuleData, ModuleInput, PolicySource, Prediction, predict,
+    predict_with_progress,
 };
 pub use profile::{ExtPolicy, PcrMapping, Profile, TpmFamily};
 pub use version::TbootVersion;

@@ -1,6 +1,7 @@
 //! The SINIT side of the launch: the HASH_START input, the TPM 1.2 legacy
 //! combined hash, and tboot's `OsSinitData.Capabilities` (spec §3-§4).
 
+use crate::release::Release;
 use crate::version::TbootVersion;
 
 pub use crate::event::{evtype, extend};
@@ -60,40 +61,58 @@ pub struct CapsInputs {
     /// Capabilities in the SINIT info table.
     pub sinit_caps: u32,
     /// tboot release.
-    pub version: TbootVersion,
+    pub release: Release,
     /// TPM 2.0 platform.
     pub tpm2: bool,
     /// tboot `pcr_map=da` given (TPM 1.2).
     pub pcr_map_da: bool,
-    /// The log will be TCG agile format (TPM 2.0).
+    /// The TPM 2.0 log will be in the TCG agile format
+    /// ([`Release::tpm2_tcg_log`]).
     pub tcg_log: bool,
 }
 
 /// `OsSinitData.Capabilities` bit 5: TPM 1.2 details/authorities mapping.
 pub const CAPS_PCR_MAP_DA: u32 = 1 << 5;
+/// Capabilities bit 0: RLP wake-up by GETSEC[WAKEUP].
+pub const CAPS_WAKE_GETSEC: u32 = 1 << 0;
+/// Capabilities bit 1: RLP wake-up by MONITOR address.
+pub const CAPS_WAKE_MONITOR: u32 = 1 << 1;
+/// Capabilities bit 9: TCG event log format.
+pub const CAPS_TCG_LOG: u32 = 1 << 9;
 
-/// Emulate tboot's `init_txt_heap` capability negotiation (spec §4.3).
-/// Returns `None` when tboot would refuse to launch (no usable mapping).
+/// Emulate tboot's `init_txt_heap` capability negotiation (spec §4.3, with
+/// the release differences of docs/drtm.md). Returns `None` when tboot
+/// refuses the SINIT: no RLP wake-up mechanism in common, or no PCR
+/// mapping it can use.
 pub fn os_sinit_caps(i: CapsInputs) -> Option<u32> {
-    const WAKE_GETSEC: u32 = 1 << 0;
-    const WAKE_MONITOR: u32 = 1 << 1;
     const ECX_PGTBL: u32 = 1 << 2;
     const NO_LEGACY: u32 = 1 << 4;
-    const DA: u32 = 1 << 5;
-    const TCG_LOG: u32 = 1 << 9;
+    const DA: u32 = CAPS_PCR_MAP_DA;
     const CBNT: u32 = 1 << 10;
-    let mut caps = i.mle_caps & !(WAKE_GETSEC | WAKE_MONITOR | DA | TCG_LOG);
-    if i.sinit_caps & WAKE_MONITOR != 0 {
-        caps |= WAKE_MONITOR;
-    } else if i.sinit_caps & WAKE_GETSEC != 0 {
-        caps |= WAKE_GETSEC;
+    let mut mask = CAPS_WAKE_GETSEC | CAPS_WAKE_MONITOR | DA;
+    if i.release.negotiates_tcg_log_bit() {
+        mask |= CAPS_TCG_LOG;
     }
-    if i.tpm2 && i.tcg_log && i.sinit_caps & TCG_LOG != 0 {
-        caps |= TCG_LOG;
+    let mut caps = i.mle_caps & !mask;
+    if i.sinit_caps & CAPS_WAKE_MONITOR != 0 {
+        caps |= CAPS_WAKE_MONITOR;
+    } else if i.sinit_caps & CAPS_WAKE_GETSEC != 0 {
+        caps |= CAPS_WAKE_GETSEC;
+    } else {
+        return None;
+    }
+    if i.release.negotiates_tcg_log_bit() {
+        if i.tpm2 && i.tcg_log {
+            caps |= CAPS_TCG_LOG;
+        }
+    } else if i.release.version() >= TbootVersion::new(1, 9, 6) && i.sinit_caps & CAPS_TCG_LOG != 0
+    {
+        // 1.9.6 sets the bit whenever the SINIT has it, on any TPM.
+        caps |= CAPS_TCG_LOG;
     }
     caps &= !ECX_PGTBL;
     caps |= NO_LEGACY;
-    let cbnt_forces_da = i.version >= TbootVersion::new(1, 10, 1) && i.sinit_caps & CBNT != 0;
+    let cbnt_forces_da = i.release.cbnt_forces_da() && i.sinit_caps & CBNT != 0;
     if i.sinit_caps & DA != 0 && (i.pcr_map_da || cbnt_forces_da) {
         caps |= DA;
     } else if i.sinit_caps & NO_LEGACY == 0 {

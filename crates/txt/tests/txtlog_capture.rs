@@ -8,14 +8,16 @@ use std::collections::BTreeMap;
 use tcg::HashAlg;
 use txt::capture::capture_log;
 use txt::diff::{DiffKind, diff};
-use txt::synth::{AcmSpec, DemoPlatform, build_acm, demo_launch, tboot_like_elf};
+use txt::synth::{AcmSpec, DemoPlatform, build_acm, demo_launch};
 use txt::txtlog::{self, HashStartMode, TxtLog, TxtLogFormat};
 use txt::{Event, Hex, LaunchInputs, PolicySource, sinit::evtype};
 
 fn round_trip(platform: DemoPlatform, format: TxtLogFormat) {
     let mut inputs = demo_launch(platform);
-    // A SINIT writes the agile log exactly when OsSinitData caps bit 9 is set.
-    inputs.profile.tcg_log_format = format == TxtLogFormat::Agile;
+    // The SINIT has the TCG log capability; tboot asks for the legacy format.
+    if format == TxtLogFormat::Legacy {
+        inputs.tboot_cmdline.push_str(" force_tpm2_legacy_log=true");
+    }
     let original = txt::predict(&inputs).unwrap();
     let bytes = txtlog::write(format, &original.banks, &original.events).unwrap();
     let log = txtlog::parse(&bytes, None).unwrap();
@@ -94,7 +96,7 @@ fn captured_profile_reproduces_the_pcrs_of_a_tpm12_details_authorities_container
     );
     let log = txtlog::parse(&txtlog::write_container(&pred.events).unwrap(), None).unwrap();
     let c = capture_log(&log).unwrap();
-    assert_eq!(c.profile.pcr_mapping, txt::profile::PcrMapping::Da);
+    assert_eq!(c.profile.pcr_mapping, Some(txt::profile::PcrMapping::Da));
     assert_eq!(c.profile.biosac_reg_data, Some(vec![0x11; 20]));
     assert_eq!(c.profile.lcp_elements_hash, Some(vec![0x3c; 20]));
     assert_eq!(c.profile.stm_hash, Some(vec![0x5a; 20]));
@@ -176,16 +178,17 @@ fn capture_from_the_secl_sample_reproduces_its_constant_events() {
     assert_eq!(p.lcp_details, vec![0]);
     assert_eq!(p.lcp_authorities, vec![0]);
     assert_eq!(p.stm, vec![0]);
-    assert_eq!(p.extpol, txt::ExtPolicy::Embedded);
-    // Stand-ins for that machine's ACM and tboot (not public), same caps.
+    assert_eq!(p.extpol, Some(txt::ExtPolicy::Embedded));
+    // Stand-ins for that machine's ACM (not public, same caps) and its
+    // tboot 1.9.x (1.9.6 built from its sources), run with extpol=embedded.
     let pred = txt::predict(&LaunchInputs {
         profile: c.profile.clone(),
         acm: build_acm(&AcmSpec {
             capabilities: 0x201,
             ..AcmSpec::default()
         }),
-        tboot: tboot_like_elf(0x227),
-        tboot_cmdline: String::new(),
+        tboot: common::tboot_release_gz("1.9.6"),
+        tboot_cmdline: "extpol=embedded".into(),
         policy: PolicySource::Default,
         modules: Vec::new(),
     })

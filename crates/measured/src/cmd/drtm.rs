@@ -102,9 +102,13 @@ pub struct PredictArgs {
     #[arg(long)]
     log_out: Option<PathBuf>,
     /// Format of --log-out: agile, legacy (heap-element file) or container
-    /// (TPM 1.2); default: the profile's `log_format`, else agile.
+    /// (TPM 1.2); default: the format this launch writes.
     #[arg(long)]
     log_format: Option<txt::txtlog::TxtLogFormat>,
+    /// Predict only these of the profile's banks (repeatable), e.g. the one
+    /// bank tboot's `extpol=sha256` extends.
+    #[arg(long = "bank")]
+    banks: Vec<HashAlg>,
 }
 
 /// Run one `drtm` subcommand.
@@ -123,7 +127,8 @@ pub fn run(cmd: DrtmCommand, ctx: &Ctx) -> anyhow::Result<Status> {
             da,
             output,
         } => {
-            let p = txt::policy::default_policy(tboot_version, tpm == "2.0", da);
+            let release = txt::release::Release::of(tboot_version)?;
+            let p = txt::policy::default_policy(release, tpm == "2.0", da);
             write_atomic(&output, &p.to_bytes())?;
             Ok(Status::Ok)
         }
@@ -328,7 +333,21 @@ fn load_profile(path: &Path) -> anyhow::Result<Profile> {
 }
 
 fn predict(a: PredictArgs, ctx: &Ctx) -> anyhow::Result<Status> {
-    let profile = load_profile(&a.profile)?;
+    let mut profile = load_profile(&a.profile)?;
+    if !a.banks.is_empty() {
+        if let Some(b) = a.banks.iter().find(|b| !profile.banks.contains(b)) {
+            bail!(
+                "--bank {b}: the profile's banks are {}",
+                profile
+                    .banks
+                    .iter()
+                    .map(|b| b.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        profile.banks.retain(|b| a.banks.contains(b));
+    }
     let policy = if a.policy == "default" {
         PolicySource::Default
     } else {
@@ -364,10 +383,12 @@ fn predict(a: PredictArgs, ctx: &Ctx) -> anyhow::Result<Status> {
     let p = txt::predict_with_progress(&inputs, |n| bar.inc(n)).context("predicting the launch")?;
     bar.finish_and_clear();
     if let Some(out) = &a.log_out {
-        let format = a
-            .log_format
-            .or(inputs.profile.log_format)
-            .unwrap_or(txt::txtlog::TxtLogFormat::Agile);
+        let launched = match p.launch.log_format.as_str() {
+            "container" => txt::txtlog::TxtLogFormat::Container,
+            "legacy" => txt::txtlog::TxtLogFormat::Legacy,
+            _ => txt::txtlog::TxtLogFormat::Agile,
+        };
+        let format = a.log_format.unwrap_or(launched);
         let bytes = txt::txtlog::write(format, &p.banks, &p.events)
             .with_context(|| format!("writing the predicted log as {format:?}"))?;
         write_atomic(out, &bytes)?;
@@ -415,5 +436,24 @@ fn print_prediction(p: &Prediction) {
         for (alg, v) in banks {
             println!("PCR{pcr} {:<7} {}", alg.name(), v);
         }
+    }
+    let l = &p.launch;
+    println!(
+        "tboot {}: {} mapping, {} log{}{}",
+        p.tboot_version,
+        l.pcr_mapping,
+        l.log_format,
+        l.extpol
+            .as_ref()
+            .map(|e| format!(", extpol={e}"))
+            .unwrap_or_default(),
+        if l.maximum_agility {
+            ", SINIT Maximum Agility"
+        } else {
+            ""
+        }
+    );
+    for n in &p.notes {
+        println!("note: {n}");
     }
 }

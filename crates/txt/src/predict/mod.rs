@@ -1,8 +1,14 @@
 //! The whole launch: SINIT's events, the MLE, tboot's policy and module
-//! events, in order, per bank, and the PCR values they produce.
+//! events, in order, per bank, and the PCR values they produce; or a
+//! refusal when tboot would halt, a bank would not be extended, or the case
+//! is not modelled.
 
+mod accept;
 mod da12;
 mod events;
+mod legacy12;
+mod tboot;
+mod tpm2;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,15 +17,15 @@ use serde::{Deserialize, Serialize};
 use tcg::HashAlg;
 
 use crate::acm::Acm;
+use crate::cmdline::TbootCmdline;
 use crate::error::{Error, Result};
 use crate::hexser::Hex;
 use crate::mle::MleImage;
-use crate::module::{effective_cmdline, hash_image, module_digests};
-use crate::policy::{PCR_NONE, TbPolicy, default_policy, measured_bytes, policy_event_digest};
 use crate::profile::{ExtPolicy, PcrMapping, Profile, TpmFamily};
-use crate::sinit::{self, CapsInputs, LegacySinitData, evtype};
+use crate::release::{Release, TbootExtPolicy};
+use crate::sinit::{self, CAPS_TCG_LOG, CapsInputs};
+use crate::txtlog::TxtLogFormat;
 use crate::version::TbootVersion;
-use events::{all_banks, captured, ev, fixed20, measured_or_captured};
 
 pub use crate::event::{Event, PcrValues, replay};
 
@@ -84,6 +90,30 @@ pub struct Prediction {
     pub pcrs: PcrValues,
     /// The ordered events.
     pub events: Vec<Event>,
+    /// What tboot decided from its command line, release and the SINIT.
+    #[serde(default)]
+    pub launch: LaunchFacts,
+    /// What a person should know about this launch (never a reason to
+    /// distrust the values: those are refusals).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// The launch switches the prediction used, and where each came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchFacts {
+    /// tboot's extend policy (TPM 2.0): `sha256`, `embedded`, `agile`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extpol: Option<String>,
+    /// The PCR mapping (`da` or `legacy`).
+    pub pcr_mapping: String,
+    /// The TXT log format the SINIT and tboot write.
+    pub log_format: String,
+    /// TPM 2.0: the SINIT's extend policy is Maximum Agility.
+    #[serde(default)]
+    pub maximum_agility: bool,
+    /// The command line tboot copies into the MLE (and hashes in MLE_HASH).
+    pub measured_cmdline: String,
 }
 
 /// Predict the launch. `progress` is told how many module bytes were hashed.
@@ -93,355 +123,331 @@ pub fn predict_with_progress(
 ) -> Result<Prediction> {
     let p = &inputs.profile;
     let tpm2 = p.tpm == TpmFamily::Tpm20;
-    let banks: Vec<HashAlg> = if tpm2 {
-        p.banks.clone()
-    } else {
-        vec![HashAlg::Sha1]
-    };
-    if banks.is_empty() {
-        return Err(Error::Invalid {
-            what: "profile",
-            msg: "banks is empty".into(),
-        });
-    }
-    let prefer_da = tpm2 || p.pcr_mapping == PcrMapping::Da;
+    let banks = predicted_banks(p)?;
     let acm = Acm::parse(&inputs.acm)?;
     let mle = MleImage::load(&inputs.tboot)?;
-    let version = p.tboot_version.unwrap_or_else(|| {
-        TbootVersion::guess_from_mle(mle.header.version, mle.header.capabilities)
-    });
+    let release = Release::of(tboot_version(p, &mle)?)?;
+    let v = release.version();
+    let cmd = TbootCmdline::parse(&inputs.tboot_cmdline, release);
+    if let Some(racm) = cmd.calls_racm() {
+        return Err(Error::Refused(format!(
+            "call_racm={racm}: tboot {v} runs the revocation ACM instead of launching"
+        )));
+    }
+    if tpm2 && !release.supports_tpm2() {
+        return Err(Error::Refused(format!(
+            "tboot {v} has no TPM 2.0 support (it arrived in 1.8.0)"
+        )));
+    }
+    accept::check_acm(&acm, inputs.acm.len(), release, &mle.header)?;
+    if p.edx != 0 {
+        return Err(conflict(
+            "edx",
+            &format!("{:#x}", p.edx),
+            &format!("0 (tboot {v} always enters GETSEC[SENTER] with EDX 0, smx.h)"),
+        ));
+    }
     let sinit_caps = p.sinit_capabilities.unwrap_or(acm.info.capabilities);
-    let caps = match p.os_sinit_caps {
-        Some(c) => c,
-        None => sinit::os_sinit_caps(CapsInputs {
-            mle_caps: mle.header.capabilities,
-            sinit_caps,
-            version,
-            tpm2,
-            pcr_map_da: prefer_da,
-            tcg_log: p.tcg_log_format,
-        })
-        .ok_or_else(|| Error::Invalid {
-            what: "launch",
-            msg: format!(
-                "tboot would refuse this SINIT: capabilities {sinit_caps:#x} offer no usable PCR mapping"
-            ),
-        })?,
+
+    // tboot's extend policy (TPM 1.2: always SHA-1, tpm_12.c).
+    let extpol = if tpm2 {
+        let value = cmd.value("extpol").unwrap_or_default();
+        let e = release.extpol(value).ok_or_else(|| {
+            Error::Refused(format!(
+                "extpol={value} ({}): tboot {v} does not know this value and leaves its extend \
+                 policy uninitialised",
+                cmd.origin("extpol")
+            ))
+        })?;
+        if let Some(claimed) = p.extpol
+            && !p.assumed.contains_key("extpol")
+            && !same_extpol(claimed, e)
+        {
+            return Err(conflict(
+                "extpol",
+                &claimed.to_string(),
+                &format!("{} ({}, tboot {v})", extpol_name(e), cmd.origin("extpol")),
+            ));
+        }
+        e
+    } else {
+        TbootExtPolicy::Fixed(HashAlg::Sha1)
     };
-    // tboot's g_using_da: on TPM 1.2 the negotiated caps decide (a SINIT
-    // without the legacy mapping forces D/A, one without D/A forces legacy).
+
+    // The log format, which also decides OsSinitData caps bit 9.
+    let tcg_log =
+        tpm2 && release.tpm2_tcg_log(sinit_caps & CAPS_TCG_LOG != 0, cmd.force_tpm2_legacy_log());
+    let log_format = if !tpm2 {
+        TxtLogFormat::Container
+    } else if tcg_log {
+        TxtLogFormat::Agile
+    } else {
+        TxtLogFormat::Legacy
+    };
+    // `tcg_log_format = false` on TPM 1.2 says nothing (its log is a container).
+    let claimed_format = p.log_format.or(match p.tcg_log_format {
+        Some(true) => Some(TxtLogFormat::Agile),
+        Some(false) if tpm2 => Some(TxtLogFormat::Legacy),
+        _ => None,
+    });
+    if let Some(claimed) = claimed_format
+        && !p.assumed.contains_key("log_format")
+        && claimed != log_format
+    {
+        return Err(conflict(
+            "log_format",
+            &format_name(claimed),
+            &format!(
+                "{} (tboot {v}, force_tpm2_legacy_log={} from the {}, SINIT capabilities \
+                 {sinit_caps:#x})",
+                format_name(log_format),
+                cmd.force_tpm2_legacy_log(),
+                cmd.origin("force_tpm2_legacy_log")
+            ),
+        ));
+    }
+
+    let computed = sinit::os_sinit_caps(CapsInputs {
+        mle_caps: mle.header.capabilities,
+        sinit_caps,
+        release,
+        tpm2,
+        pcr_map_da: cmd.prefers_da(),
+        tcg_log,
+    })
+    .ok_or_else(|| {
+        Error::Refused(format!(
+            "tboot {v} refuses this SINIT: its capabilities {sinit_caps:#x} offer no RLP \
+             wake-up mechanism or no PCR mapping tboot can use (init_txt_heap)"
+        ))
+    })?;
+    if let Some(c) = p.os_sinit_caps
+        && c != computed
+    {
+        return Err(conflict(
+            "os_sinit_caps",
+            &format!("{c:#x}"),
+            &format!("{computed:#x} (tboot {v} with this SINIT)"),
+        ));
+    }
+    let caps = computed;
+    // g_using_da: on TPM 1.2 the negotiated caps decide.
     let da = tpm2 || caps & sinit::CAPS_PCR_MAP_DA != 0;
-    let caps_le = caps.to_le_bytes();
-    let mut events = Vec::new();
+    let mapping = if da {
+        PcrMapping::Da
+    } else {
+        PcrMapping::Legacy
+    };
+    if let Some(claimed) = p.pcr_mapping
+        && !p.assumed.contains_key("pcr_mapping")
+        && claimed != mapping
+    {
+        return Err(conflict(
+            "pcr_mapping",
+            &claimed.to_string(),
+            &format!(
+                "{mapping} (tboot {v} with pcr_map={} from the {}, SINIT capabilities \
+                 {sinit_caps:#x})",
+                cmd.value("pcr_map").unwrap_or("legacy"),
+                cmd.origin("pcr_map")
+            ),
+        ));
+    }
+    accept::check_banks(&banks, &acm, release, tpm2, extpol)?;
+    check_captured(p, tpm2, da)?;
 
     // SINIT: the TPM hashes HASH_START data in every bank; the MLE in every bank.
     let sinit_hash = acm.sinit_hash(p.sinit_mle_data_version);
     let hs_data = sinit::hash_start_data(&sinit_hash, p.edx);
     let mle_digests: BTreeMap<HashAlg, Hex> = mle
-        .hash(Some(inputs.tboot_cmdline.as_bytes()), &banks)
+        .hash(Some(&cmd.measured), &banks)
         .into_iter()
         .map(|(a, d)| (a, Hex(d)))
         .collect();
-    if tpm2 {
-        let scrtm = p.scrtm_status.to_le_bytes();
-        let lcp_ctl = p.lcp_policy_control.to_le_bytes();
-        let biosac = match &p.biosac_reg_data {
-            Some(d) => all_banks(&banks, d),
-            None => captured(
-                &p.biosac_reg_data_digests,
-                &banks,
-                "biosac_reg_data_digests",
-            )?,
-        };
-        let biosac_data = p.biosac_reg_data.clone().unwrap_or_default();
-        let nv_info = captured(&p.nv_info_digests, &banks, "nv_info_digests")?;
-        let pubkey = captured(&p.sinit_pubkey_digests, &banks, "sinit_pubkey_digests")?;
-        use evtype::*;
-        events.push(ev(
-            17,
-            HASH_START,
-            "HASH_START",
-            all_banks(&banks, &hs_data),
-            &hs_data,
-            "acm",
-        ));
-        events.push(ev(
-            17,
-            BIOSAC_REG_DATA,
-            "BIOSAC_REG_DATA",
-            biosac,
-            &biosac_data,
-            "profile",
-        ));
-        events.push(ev(
-            17,
-            CPU_SCRTM_STAT,
-            "CPU_SCRTM_STAT",
-            all_banks(&banks, &scrtm),
-            &scrtm,
-            "profile",
-        ));
-        events.push(ev(
-            17,
-            LCP_CONTROL_HASH,
-            "LCP_CONTROL_HASH",
-            all_banks(&banks, &lcp_ctl),
-            &lcp_ctl,
-            "profile",
-        ));
-        let (details, details_data) = measured_or_captured(
-            &banks,
-            &p.lcp_details,
-            &p.lcp_details_digests,
-            "lcp_details_digests",
-        )?;
-        events.push(ev(
-            17,
-            LCP_DETAILS_HASH,
-            "LCP_DETAILS_HASH",
-            details,
-            details_data,
-            "profile",
-        ));
-        let (stm, _) = measured_or_captured(&banks, &p.stm, &p.stm_digests, "stm_digests")?;
-        events.push(ev(17, STM_HASH, "STM_HASH", stm, &[], "profile"));
-        events.push(ev(
-            17,
-            OSSINITDATA_CAP_HASH,
-            "OSSINITDATA_CAP_HASH",
-            all_banks(&banks, &caps_le),
-            &caps_le,
-            "acm+tboot",
-        ));
-        events.push(ev(17, MLE_HASH, "MLE_HASH", mle_digests, &[], "tboot"));
-        events.push(ev(
-            17,
-            NV_INFO_HASH,
-            "NV_INFO_HASH",
-            nv_info.clone(),
-            &[],
-            "profile",
-        ));
-        events.push(ev(
-            18,
-            SINIT_PUBKEY_HASH,
-            "SINIT_PUBKEY_HASH",
-            pubkey,
-            &[],
-            "profile",
-        ));
-        events.push(ev(
-            18,
-            CPU_SCRTM_STAT,
-            "CPU_SCRTM_STAT",
-            all_banks(&banks, &scrtm),
-            &scrtm,
-            "profile",
-        ));
-        events.push(ev(
-            18,
-            OSSINITDATA_CAP_HASH,
-            "OSSINITDATA_CAP_HASH",
-            all_banks(&banks, &caps_le),
-            &caps_le,
-            "acm+tboot",
-        ));
-        events.push(ev(
-            18,
-            LCP_CONTROL_HASH,
-            "LCP_CONTROL_HASH",
-            all_banks(&banks, &lcp_ctl),
-            &lcp_ctl,
-            "profile",
-        ));
-        let (auth, auth_data) = measured_or_captured(
-            &banks,
-            &p.lcp_authorities,
-            &p.lcp_authorities_digests,
-            "lcp_authorities_digests",
-        )?;
-        events.push(ev(
-            18,
-            LCP_AUTHORITIES_HASH,
-            "LCP_AUTHORITIES_HASH",
-            auth,
-            auth_data,
-            "profile",
-        ));
-        events.push(ev(
-            18,
-            NV_INFO_HASH,
-            "NV_INFO_HASH",
-            nv_info,
-            &[],
-            "profile",
-        ));
+    let mut events = if tpm2 {
+        tpm2::sinit_events(p, &banks, &hs_data, caps, mle_digests)?
     } else if da {
         let mle = mle_digests[&HashAlg::Sha1].0.clone();
-        events.extend(da12::sinit_events(p, &acm, &hs_data, caps, mle)?);
+        da12::sinit_events(p, &acm, &hs_data, caps, mle)?
     } else {
-        let legacy = LegacySinitData {
-            version: p.sinit_mle_data_version,
-            bios_acm_id: fixed20(&p.bios_acm_id, "bios_acm_id")?,
-            mseg_valid: p.mseg_valid,
-            stm_hash: fixed20(&p.stm_hash, "stm_hash")?,
-            policy_control: p.lcp_policy_control,
-            lcp_policy_hash: fixed20(&p.lcp_policy_hash, "lcp_policy_hash")?,
-            proc_scrtm_status: p.scrtm_status,
-        };
-        let combined = sinit::combined_hash_data(&legacy, caps);
-        events.push(ev(
-            17,
-            evtype::HASH_START,
-            "HASH_START",
-            all_banks(&banks, &hs_data),
-            &hs_data,
-            "acm",
-        ));
-        events.push(ev(
-            17,
-            evtype::COMBINED_HASH,
-            "COMBINED_HASH",
-            all_banks(&banks, &combined),
-            &combined,
-            "profile+acm+tboot",
-        ));
-        events.push(ev(
-            18,
-            evtype::MLE_HASH,
-            "MLE_HASH",
-            mle_digests,
-            &[],
-            "tboot",
-        ));
-    }
-
-    // tboot: which algorithm it computes with, and which banks it extends.
-    let (cur, tb_banks): (HashAlg, Vec<HashAlg>) = if !tpm2 {
-        (HashAlg::Sha1, banks.clone())
-    } else {
-        match p.extpol {
-            ExtPolicy::Fixed(a) => {
-                if !banks.contains(&a) {
-                    return Err(Error::Invalid {
-                        what: "profile",
-                        msg: format!("extpol {a} is not one of the banks"),
-                    });
-                }
-                (a, vec![a])
-            }
-            ExtPolicy::Embedded => (HashAlg::Sha256, banks.clone()),
-        }
+        legacy12::sinit_events(p, &banks, &hs_data, caps, mle_digests)?
     };
-    let embedded = tpm2 && p.extpol == ExtPolicy::Embedded;
-    let (policy, measured, source) = match &inputs.policy {
-        PolicySource::Default => {
-            let pol = default_policy(version, tpm2, da);
-            let b = pol.to_bytes();
-            (pol, b, "default policy")
-        }
-        PolicySource::Nv(bytes) => {
-            let pol = TbPolicy::parse(bytes)?;
-            let len = pol.to_bytes().len();
-            (pol, measured_bytes(&bytes[..len], true, version), "policy")
-        }
-    };
-    let pol_digests: BTreeMap<HashAlg, Hex> = tb_banks
-        .iter()
-        .map(|&b| {
-            let d = policy_event_digest(&measured, policy.policy_control, cur, b);
-            (b, Hex(d))
-        })
-        .collect();
-    events.push(ev(
-        17,
-        evtype::TB_MEASUREMENT,
-        "tb_policy",
-        pol_digests.clone(),
-        &[],
-        source,
-    ));
-    if da {
-        events.push(ev(
-            18,
-            evtype::TB_MEASUREMENT,
-            "tb_policy",
-            pol_digests,
-            &[],
-            source,
-        ));
-    }
-
-    // Modules: module 0 always, then each per its policy entry.
-    let mut mod_digests = Vec::with_capacity(inputs.modules.len());
-    for m in &inputs.modules {
-        let img_algs: Vec<HashAlg> = if embedded {
-            tb_banks.clone()
-        } else {
-            vec![cur]
-        };
-        let img = match &m.data {
-            ModuleData::Path(path) => {
-                let f = std::fs::File::open(path).map_err(|source| Error::Io {
-                    path: path.display().to_string(),
-                    source,
-                })?;
-                hash_image(f, m.decompress, &img_algs, "module", &mut progress)?
-            }
-            ModuleData::Bytes(b) => {
-                hash_image(&b[..], m.decompress, &img_algs, "module", &mut progress)?
-            }
-        };
-        let cmd = effective_cmdline(&m.cmdline, version);
-        let d = module_digests(cmd.as_bytes(), &img);
-        // FIXED: the single `cur` digest lands in bank `cur` only.
-        mod_digests.push(
-            d.into_iter()
-                .map(|(a, d)| (a, Hex(d)))
-                .collect::<BTreeMap<_, _>>(),
-        );
-    }
-    if let Some(first) = mod_digests.first() {
-        let pcr = if da { 17 } else { 18 };
-        events.push(ev(
-            pcr,
-            evtype::TB_MEASUREMENT,
-            &inputs.modules[0].name,
-            first.clone(),
-            &[],
-            &inputs.modules[0].name,
-        ));
-    }
-    for (i, d) in mod_digests.iter().enumerate() {
-        let entry = policy.entry_for_module(i).ok_or_else(|| Error::Invalid {
-            what: "tb_policy",
-            msg: format!(
-                "no entry for module {i} ({}) — tboot fails with TB_ERR_MODULES_NOT_IN_POLICY",
-                inputs.modules[i].name
-            ),
-        })?;
-        if entry.pcr != PCR_NONE {
-            events.push(ev(
-                entry.pcr as u32,
-                evtype::TB_MEASUREMENT,
-                &inputs.modules[i].name,
-                d.clone(),
-                &[],
-                &inputs.modules[i].name,
-            ));
-        }
-    }
+    let (tb, notes) = tboot::measure(
+        &tboot::Launch {
+            release,
+            tpm2,
+            da,
+            extpol,
+            banks: &banks,
+            cmdline: &cmd,
+            policy: &inputs.policy,
+            modules: &inputs.modules,
+        },
+        &mut progress,
+    )?;
+    events.extend(tb);
     let pcrs = replay(&events, &banks);
     Ok(Prediction {
         banks,
-        tboot_version: version,
+        tboot_version: v,
         os_sinit_caps: caps,
         pcrs,
         events,
+        launch: LaunchFacts {
+            extpol: tpm2.then(|| extpol_name(extpol)),
+            pcr_mapping: mapping.to_string(),
+            log_format: format_name(log_format),
+            maximum_agility: tpm2 && release.maximum_agility(extpol),
+            measured_cmdline: String::from_utf8_lossy(&cmd.measured).into_owned(),
+        },
+        notes,
     })
 }
 
 /// Predict the launch without progress reporting.
 pub fn predict(inputs: &LaunchInputs) -> Result<Prediction> {
     predict_with_progress(inputs, |_| {})
+}
+
+fn predicted_banks(p: &Profile) -> Result<Vec<HashAlg>> {
+    if p.banks.is_empty() {
+        return Err(Error::Invalid {
+            what: "profile",
+            msg: "banks is empty".into(),
+        });
+    }
+    let mut banks = p.banks.clone();
+    banks.dedup();
+    if p.tpm == TpmFamily::Tpm12 && banks != [HashAlg::Sha1] {
+        return Err(Error::Invalid {
+            what: "profile",
+            msg: format!(
+                "a TPM 1.2 has only the sha1 bank, the profile lists {}",
+                banks
+                    .iter()
+                    .map(|b| b.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
+    Ok(banks)
+}
+
+/// The release: the image's own version string, else the profile's
+/// `tboot_version`; both present and different is an error.
+fn tboot_version(p: &Profile, mle: &MleImage) -> Result<TbootVersion> {
+    let image = TbootVersion::from_image(mle.loaded_bytes()).map_err(|e| Error::Invalid {
+        what: "tboot image",
+        msg: e.to_string(),
+    })?;
+    match (image, p.tboot_version) {
+        (Some(i), Some(q)) if i != q => Err(conflict(
+            "tboot_version",
+            &q.to_string(),
+            &format!("{i} (the tboot image's version string)"),
+        )),
+        (Some(i), _) => Ok(i),
+        (None, Some(q)) => Ok(q),
+        (None, None) => Err(Error::Refused(
+            "the tboot image carries no release version string (a build from a Mercurial \
+             checkout before 1.9.7 has only a changeset); set tboot_version in the profile"
+                .into(),
+        )),
+    }
+}
+
+fn conflict(field: &str, profile: &str, launch: &str) -> Error {
+    Error::Invalid {
+        what: "launch",
+        msg: format!(
+            "the profile says {field} = {profile} (system A), but this launch gives {launch}; \
+             use the tboot and command line system A ran, or capture the profile again"
+        ),
+    }
+}
+
+fn same_extpol(p: ExtPolicy, t: TbootExtPolicy) -> bool {
+    match (p, t) {
+        (ExtPolicy::Fixed(a), TbootExtPolicy::Fixed(b)) => a == b,
+        (ExtPolicy::Embedded, TbootExtPolicy::Embedded) => true,
+        (ExtPolicy::Agile, TbootExtPolicy::Agile) => true,
+        _ => false,
+    }
+}
+
+fn extpol_name(e: TbootExtPolicy) -> String {
+    match e {
+        TbootExtPolicy::Fixed(a) => a.name().to_string(),
+        TbootExtPolicy::Embedded => "embedded".into(),
+        TbootExtPolicy::Agile => "agile".into(),
+    }
+}
+
+fn format_name(f: TxtLogFormat) -> String {
+    match f {
+        TxtLogFormat::Agile => "agile",
+        TxtLogFormat::Legacy => "legacy",
+        TxtLogFormat::Container => "container",
+        TxtLogFormat::Secl => "secl",
+    }
+    .into()
+}
+
+/// Refuse a profile whose values this launch uses were assumed by `drtm
+/// capture` (not read from system A's log), naming them and why.
+fn check_captured(p: &Profile, tpm2: bool, da: bool) -> Result<()> {
+    let used: &[&str] = if tpm2 {
+        &[
+            "scrtm_status",
+            "lcp_policy_control",
+            "lcp_details",
+            "lcp_authorities",
+            "stm",
+            "biosac_reg_data",
+            "nv_info_digests",
+            "sinit_pubkey_digests",
+        ]
+    } else if da {
+        &[
+            "sinit_mle_data_version",
+            "biosac_reg_data",
+            "scrtm_status",
+            "lcp_policy_control",
+            "lcp_elements_hash",
+            "stm_hash",
+            "lcp_policy_hash",
+            "sinit_pubkey_digests",
+        ]
+    } else {
+        &[
+            "sinit_mle_data_version",
+            "bios_acm_id",
+            "mseg_valid",
+            "stm_hash",
+            "lcp_policy_control",
+            "lcp_policy_hash",
+            "scrtm_status",
+        ]
+    };
+    let missing: Vec<String> = used
+        .iter()
+        .filter_map(|f| p.assumed.get(*f).map(|why| format!("{f} ({why})")))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Refused(format!(
+        "the profile's {} {} not captured from system A: {}; set {} from system A and remove \
+         {} from `assumed`",
+        if missing.len() == 1 {
+            "field"
+        } else {
+            "fields"
+        },
+        if missing.len() == 1 { "was" } else { "were" },
+        missing.join("; "),
+        if missing.len() == 1 { "it" } else { "them" },
+        if missing.len() == 1 { "it" } else { "them" }
+    )))
 }

@@ -18,6 +18,9 @@ pub enum TxtLogFormat {
     Legacy,
     /// TCG crypto-agile log (heap element type 8).
     Agile,
+    /// Not a TXT log: the DRTM events an Intel SecL host manifest or quote
+    /// lists (digests per bank, no event data). Read, never written.
+    Secl,
 }
 
 impl std::str::FromStr for TxtLogFormat {

@@ -58,7 +58,7 @@ pub fn parse(buf: &[u8], alg: Option<HashAlg>) -> Result<TxtLog> {
         TxtLogFormat::Container => parse_container(buf),
         TxtLogFormat::Agile => agile::parse_agile(buf),
         TxtLogFormat::Legacy if legacy::looks_like_element(buf) => parse_legacy_element(buf),
-        TxtLogFormat::Legacy => parse_legacy_single(buf, alg),
+        TxtLogFormat::Legacy | TxtLogFormat::Secl => parse_legacy_single(buf, alg),
     }
 }
 
@@ -78,5 +78,10 @@ pub fn write(format: TxtLogFormat, banks: &[HashAlg], events: &[Event]) -> Resul
         TxtLogFormat::Agile => Ok(write_agile(banks, events)),
         TxtLogFormat::Container => write_container(events),
         TxtLogFormat::Legacy => write_legacy_element(banks, events),
+        TxtLogFormat::Secl => Err(crate::error::Error::Invalid {
+            what: "TXT log",
+            msg: "an Intel SecL report is read, never written; write agile, legacy or container"
+                .into(),
+        }),
     }
 }
