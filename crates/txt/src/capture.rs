@@ -11,7 +11,8 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::event::evtype;
 use crate::profile::{CapturedDigests, ExtPolicy, PcrMapping, Profile, TpmFamily};
-use crate::txtlog::{TxtLog, TxtLogFormat};
+use crate::txtlog::secl::SeclReport;
+use crate::txtlog::{HashStartMode, TxtLog, TxtLogFormat, replay_log};
 
 /// A captured profile, which of its fields came from where, and notes on
 /// what could not be captured.
@@ -271,6 +272,52 @@ pub fn capture_log(log: &TxtLog) -> Result<Capture> {
         from_txt_stat: BTreeSet::new(),
         notes,
     })
+}
+
+/// Fill a profile from an Intel SecL report (host manifest or quote). Its
+/// events carry no data, so only TPM 2.0 hosts are captured (a TPM 1.2
+/// launch's mapping and SinitMleData version are read from event data).
+/// A manifest whose events do not replay to its own PCR values is noted.
+pub fn capture_secl(r: &SeclReport) -> Result<Capture> {
+    if let Some(v) = r.tpm_version.as_deref()
+        && v != "2.0"
+    {
+        return Err(Error::Invalid {
+            what: "SecL host manifest",
+            msg: format!(
+                "host_info.tpm_version is {v:?}: capturing a TPM 1.2 host from a SecL report \
+                 is not modelled (its events carry no data to read the PCR mapping and \
+                 SinitMleData version from); capture from the host's TXT log instead"
+            ),
+        });
+    }
+    let mut c = capture_log(&r.log)?;
+    if let Some(h) = &r.host_name {
+        c.notes.push(format!("SecL report of host {h}"));
+    }
+    c.notes.extend(r.notes.iter().cloned());
+    if !r.pcrs.map.is_empty() {
+        let reproduces = |mode| {
+            let pcrs = replay_log(&r.log.events, &r.log.banks, mode).pcrs;
+            r.log.banks.iter().all(|b| {
+                [17u32, 18].iter().all(|p| {
+                    r.pcrs.get(*b, *p).is_none_or(|want| {
+                        pcrs.get(p)
+                            .and_then(|m| m.get(b))
+                            .is_some_and(|got| got.0 == want)
+                    })
+                })
+            })
+        };
+        if !reproduces(HashStartMode::Extend) && !reproduces(HashStartMode::Set) {
+            c.notes.push(
+                "the report's events do not replay to its own PCR17/18 values: it may be \
+                 incomplete; check the captured digests"
+                    .into(),
+            );
+        }
+    }
+    Ok(c)
 }
 
 /// The fields a prediction reads for this profile's TPM and mapping, with

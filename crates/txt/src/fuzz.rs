@@ -11,6 +11,9 @@ use crate::txtlog::{
 /// and on success replay, capture and write back (none may panic).
 pub fn fuzz_one(data: &[u8]) {
     let mut logs = Vec::new();
+    if let Ok(r) = crate::txtlog::secl::parse_secl(data) {
+        let _ = crate::capture::capture_secl(&r);
+    }
     if let Ok(l) = parse(data, None) {
         logs.push(l);
     }

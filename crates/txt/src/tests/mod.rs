@@ -433,4 +433,5 @@ fn every_fuzz_seed_parses_without_panicking() {
     assert!(seen >= 16, "only {seen} seeds");
 }
 
+mod secl;
 mod txtlog;

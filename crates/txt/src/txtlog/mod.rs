@@ -2,6 +2,8 @@
 //! TPM 1.2 "TXT Event Container", the TPM 2.0 legacy per-algorithm logs and
 //! the TCG crypto-agile log. Each is parsed from untrusted bytes into one
 //! normalised event list ([`TxtLog`]) and can be written back from one.
+//! Intel SecL reports (host manifests, quote responses) are read as logs
+//! too ([`secl`]), never written.
 
 mod agile;
 mod container;
@@ -9,6 +11,7 @@ mod legacy;
 mod log;
 mod merge;
 mod replay;
+pub mod secl;
 
 use tcg::HashAlg;
 
@@ -32,10 +35,14 @@ pub use replay::{
 
 /// Guess the format from the first bytes: the container signature, a legacy
 /// heap element (`Count` 1..=5 then a known `HashAlgID` and a zero reserved
-/// word), a Spec ID header, else a single legacy per-algorithm log.
+/// word), a Spec ID header, JSON or XML text (an Intel SecL report), else a
+/// single legacy per-algorithm log.
 pub fn detect(buf: &[u8]) -> TxtLogFormat {
     if buf.starts_with(CONTAINER_SIGNATURE) {
         return TxtLogFormat::Container;
+    }
+    if secl::is_secl(buf) {
+        return TxtLogFormat::Secl;
     }
     if legacy::looks_like_element(buf) {
         return TxtLogFormat::Legacy;
@@ -58,7 +65,8 @@ pub fn parse(buf: &[u8], alg: Option<HashAlg>) -> Result<TxtLog> {
         TxtLogFormat::Container => parse_container(buf),
         TxtLogFormat::Agile => agile::parse_agile(buf),
         TxtLogFormat::Legacy if legacy::looks_like_element(buf) => parse_legacy_element(buf),
-        TxtLogFormat::Legacy | TxtLogFormat::Secl => parse_legacy_single(buf, alg),
+        TxtLogFormat::Legacy => parse_legacy_single(buf, alg),
+        TxtLogFormat::Secl => Ok(secl::parse_secl(buf)?.log),
     }
 }
 
