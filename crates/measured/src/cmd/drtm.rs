@@ -42,7 +42,8 @@ pub enum DrtmCommand {
         /// The policy file.
         policy: PathBuf,
     },
-    /// Write tboot's built-in default policy for a tboot version.
+    /// Write tboot's built-in default policy for a tboot release, TPM and
+    /// PCR mapping (the `_def_policy*` tboot uses when TPM NV holds none).
     PolicyDefault {
         /// tboot release, e.g. 1.10.5.
         #[arg(long)]
@@ -50,7 +51,8 @@ pub enum DrtmCommand {
         /// TPM 2.0 (default) or TPM 1.2.
         #[arg(long, default_value = "2.0", value_parser = ["1.2", "2.0"])]
         tpm: String,
-        /// TPM 1.2 with `pcr_map=da`.
+        /// TPM 1.2 launched with the details/authorities mapping (tboot's
+        /// `pcr_map=da` accepted by the SINIT, or CBnT from 1.10.2).
         #[arg(long)]
         da: bool,
         /// Where to write the policy bytes.
@@ -128,6 +130,12 @@ pub fn run(cmd: DrtmCommand, ctx: &Ctx) -> anyhow::Result<Status> {
             output,
         } => {
             let release = txt::release::Release::of(tboot_version)?;
+            if tpm == "2.0" && !release.supports_tpm2() {
+                bail!("tboot {tboot_version} has no TPM 2.0 support (it arrived in 1.8.0)");
+            }
+            if tpm == "2.0" && da {
+                bail!("--da is TPM 1.2's pcr_map=da; TPM 2.0 always uses details/authorities");
+            }
             let p = txt::policy::default_policy(release, tpm == "2.0", da);
             write_atomic(&output, &p.to_bytes())?;
             Ok(Status::Ok)

@@ -6,6 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use tcg::HashAlg;
+use txt::synth::{AcmSpec, build_acm};
+
 /// Run `measured` with `args`.
 pub fn measured(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_measured"))
@@ -135,4 +138,109 @@ pub fn lcp2_mlehash(tboot: &Path, alg: &str, cmdline: Option<&str>) -> String {
 /// A path as a `&str` argument.
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+// ---------------------------------------------------------------------------
+// A launch to predict: profile, SINIT, two modules.
+
+/// The kernel module's bytes (repeated 3000 times).
+pub const KERNEL: &[u8] = b"kernel image bytes, not compressed ";
+/// The initrd module's bytes (repeated 2000 times).
+pub const INITRD: &[u8] = b"initrd bytes ";
+
+/// A directory with `profile.toml`, `sinit.bin`, `vmlinuz` and `initrd`.
+pub struct Launch {
+    _tmp: tempfile::TempDir,
+    /// The directory.
+    pub dir: PathBuf,
+}
+
+impl Launch {
+    /// A file in the directory, as an argument.
+    pub fn p(&self, f: &str) -> String {
+        s(&self.dir.join(f)).to_string()
+    }
+}
+
+/// A TPM 2.0 platform profile with the platform digests of every bank.
+pub fn tpm2_profile(banks: &[HashAlg]) -> String {
+    let names: Vec<String> = banks.iter().map(|b| format!("\"{}\"", b.name())).collect();
+    let table = |what: &[u8]| {
+        banks
+            .iter()
+            .map(|b| format!("{} = \"{}\"\n", b.name(), hex::encode(b.digest(what))))
+            .collect::<String>()
+    };
+    format!(
+        "tpm = \"2.0\"\nbanks = [{}]\nscrtm_status = 1\nbiosac_reg_data = \"{}\"\n\
+         [nv_info_digests]\n{}[sinit_pubkey_digests]\n{}",
+        names.join(", "),
+        "ab".repeat(32),
+        table(b"nv info"),
+        table(b"sinit key")
+    )
+}
+
+/// A TPM 1.2 legacy-mapping profile (LCP PolicyControl bit 2: the
+/// capabilities go into COMBINED_HASH).
+pub const TPM12_LEGACY: &str = "tpm = \"1.2\"\nbanks = [\"sha1\"]\nsinit_mle_data_version = 8\n\
+     scrtm_status = 1\nlcp_policy_control = 4\nmseg_valid = 0\n\
+     bios_acm_id = \"80000000201010220000b001ffffffffffffffff\"\n";
+
+/// A TPM 1.2 details/authorities profile.
+pub const TPM12_DA: &str = "tpm = \"1.2\"\nbanks = [\"sha1\"]\nsinit_mle_data_version = 8\n\
+     scrtm_status = 1\nlcp_policy_control = 0\n\
+     biosac_reg_data = \"1111111111111111111111111111111111111111\"\n";
+
+/// Write a launch's inputs.
+pub fn setup(profile: &str, acm: &AcmSpec) -> Launch {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    std::fs::write(dir.join("profile.toml"), profile).unwrap();
+    std::fs::write(dir.join("sinit.bin"), build_acm(acm)).unwrap();
+    std::fs::write(dir.join("vmlinuz"), KERNEL.repeat(3000)).unwrap();
+    std::fs::write(dir.join("initrd"), INITRD.repeat(2000)).unwrap();
+    Launch { _tmp: tmp, dir }
+}
+
+/// `drtm predict` of `tboot` with the two modules and their command lines.
+pub fn predict(
+    l: &Launch,
+    tboot: &Path,
+    cmdline: &str,
+    module_cmdlines: [&str; 2],
+    extra: &[&str],
+) -> std::process::Output {
+    let k = format!("{}:{}", l.p("vmlinuz"), module_cmdlines[0]);
+    let i = format!("{}:{}", l.p("initrd"), module_cmdlines[1]);
+    let (profile, acm) = (l.p("profile.toml"), l.p("sinit.bin"));
+    let mut args = vec![
+        "--json",
+        "drtm",
+        "predict",
+        "--profile",
+        &profile,
+        "--acm",
+        &acm,
+        "--tboot",
+        s(tboot),
+        "--tboot-cmdline",
+        cmdline,
+        "--module",
+        &k,
+        "--module",
+        &i,
+    ];
+    args.extend(extra);
+    measured(&args)
+}
+
+/// A TPM 2.0 SINIT: RLP wake by GETSEC (bit 0), TCG log format (bit 9),
+/// Maximum Performance with these algorithms in its TPM info list.
+pub fn sinit2(algs: &[HashAlg]) -> AcmSpec {
+    AcmSpec {
+        capabilities: 0x201,
+        tpm_algs: algs.iter().map(|a| a.id()).collect(),
+        ..AcmSpec::default()
+    }
 }
