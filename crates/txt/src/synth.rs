@@ -20,6 +20,10 @@ pub struct AcmSpec {
     pub code: Vec<u8>,
     /// Zero padding appended past `Size*4`.
     pub padding: usize,
+    /// Info-table chipset ACM type (1 SINIT, 0 BIOS ACM, 9 SINIT revocation).
+    pub chipset_acm_type: u8,
+    /// Info-table OsSinitData version the SINIT expects.
+    pub os_sinit_data_ver: u32,
 }
 
 impl Default for AcmSpec {
@@ -33,6 +37,8 @@ impl Default for AcmSpec {
             tpm_algs: vec![0x0004, 0x000b],
             code: b"synthetic SINIT code".to_vec(),
             padding: 0,
+            chipset_acm_type: 1,
+            os_sinit_data_ver: 7,
         }
     }
 }
@@ -89,11 +95,11 @@ pub fn build_acm(s: &AcmSpec) -> Vec<u8> {
         );
     }
     put(&mut b, ua, &ACM_INFO_UUID);
-    b[ua + 16] = 1;
+    b[ua + 16] = s.chipset_acm_type;
     b[ua + 17] = s.info_version;
     put(&mut b, ua + 18, &48u16.to_le_bytes());
     put(&mut b, ua + 20, &(cl as u32).to_le_bytes());
-    put(&mut b, ua + 24, &7u32.to_le_bytes());
+    put(&mut b, ua + 24, &s.os_sinit_data_ver.to_le_bytes());
     put(&mut b, ua + 28, &0x0002_0001u32.to_le_bytes());
     put(&mut b, ua + 32, &s.capabilities.to_le_bytes());
     b[ua + 36] = 0x23;
