@@ -103,6 +103,17 @@ fn json_or_xml_that_is_not_a_secl_report_says_so() {
         );
     }
     assert!(!d.join("p.toml").exists());
+    let other = d.join("other.json");
+    std::fs::write(&other, r#"{"host": {"name": "x"}}"#).unwrap();
+    let m = rhel_manifest();
+    fails_with(
+        &measured(&["drtm", "replay", s(&m), "--verify", s(&other)]),
+        &[
+            "other.json",
+            "neither PCR values",
+            "nor an Intel SecL host manifest",
+        ],
+    );
     let broken = d.join("broken.json");
     std::fs::write(&broken, "{\"pcr_manifest\": {").unwrap();
     fails_with(

@@ -83,7 +83,8 @@ pub struct Profile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extpol: Option<ExtPolicy>,
     /// tboot release (decides default policy, command-line rule, caps).
-    /// When absent it is guessed from the MLE header.
+    /// The image's own version string decides; this is needed only for an
+    /// image without one, and a different value is an error.
     #[serde(default)]
     pub tboot_version: Option<TbootVersion>,
     /// `SinitMleData` version (6, 7, 8 on TPM 1.2; 9 on TPM 2.0).

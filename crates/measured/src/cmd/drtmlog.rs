@@ -145,6 +145,15 @@ fn load_expected(path: &Path) -> anyhow::Result<PcrValues> {
             }
             return Ok(r.pcrs);
         }
+        if text.trim_start().starts_with('{') {
+            return PcrValues::load(path).with_context(|| {
+                format!(
+                    "{}: JSON, but neither PCR values ({{\"sha256\": {{\"17\": \"hex\"}}}}) nor \
+                     an Intel SecL host manifest",
+                    path.display()
+                )
+            });
+        }
     }
     Ok(PcrValues::load(path)?)
 }
