@@ -398,3 +398,154 @@ fn a_profile_field_capture_could_not_read_is_refused_by_predict() {
         ],
     );
 }
+
+// extpol=agile: the TPM hashes, in every bank it has.
+
+#[test]
+fn agile_hashes_in_every_tpm_bank_with_each_releases_sequence_quirks() {
+    // A SINIT supporting both extend policies (TPM info bits 1:0 = 3):
+    // tboot's OsSinitData.Flags 0 asks for Maximum Agility (txt.c 1.9.11
+    // :711), so the SINIT extends every bank; tboot's TPM-computed hashes
+    // cover every bank too (SHA-384 although tboot_alg_list lacks it).
+    let banks = [SHA1, SHA256, SHA384];
+    let both = AcmSpec {
+        tpm_caps: 0x4f,
+        ..sinit2(&[SHA1, SHA256])
+    };
+    let l = setup(&tpm2_profile(&banks), &both);
+    let p = ok(&predict(&l, &tboot("1.9.11"), "extpol=agile", MODS, &[]));
+    assert_eq!(p["launch"]["maximum_agility"], true);
+    let vmlinuz = p["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "vmlinuz")
+        .unwrap();
+    for b in banks {
+        let mut buf = b.digest(b"console=hvc0");
+        buf.extend(b.digest(&std::fs::read(l.p("vmlinuz")).unwrap()));
+        assert_eq!(
+            vmlinuz["digests"][b.name()],
+            hex::encode(b.digest(&buf)),
+            "{b}"
+        );
+    }
+    // Maximum Performance only: the SINIT caps SHA-384, refused.
+    let l = setup(&tpm2_profile(&banks), &sinit2(&[SHA1, SHA256]));
+    fails_with(
+        &predict(&l, &tboot("1.9.11"), "extpol=agile", MODS, &[]),
+        &["sha384", "Maximum Performance"],
+    );
+
+    // Before 1.9.7 (tpm_20.c 1.9.6 :1998-2074) an empty command line fails
+    // to hash and the module's digest is its image's alone ...
+    let l = setup(&tpm2_profile(&[SHA256]), &both);
+    let p = ok(&predict(&l, &tboot("1.9.6"), "extpol=agile", MODS, &[]));
+    let initrd = p["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "initrd")
+        .unwrap();
+    let image = std::fs::read(l.p("initrd")).unwrap();
+    assert_eq!(
+        initrd["digests"]["sha256"],
+        hex::encode(SHA256.digest(&image))
+    );
+    // ... while 1.9.7 on hash it as an empty sequence (1.9.11 :2196-2277).
+    let p = ok(&predict(&l, &tboot("1.9.11"), "extpol=agile", MODS, &[]));
+    let initrd = p["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "initrd")
+        .unwrap();
+    let mut buf = SHA256.digest(b"");
+    buf.extend(SHA256.digest(&image));
+    assert_eq!(
+        initrd["digests"]["sha256"],
+        hex::encode(SHA256.digest(&buf))
+    );
+    // A module of 4096 bytes never completes its TPM hash before 1.9.7.
+    std::fs::write(l.p("initrd"), vec![0x5a; 4096]).unwrap();
+    fails_with(
+        &predict(&l, &tboot("1.9.6"), "extpol=agile", MODS, &[]),
+        &[
+            "module initrd",
+            "4096 bytes, a multiple of 1024",
+            "tboot 1.9.6",
+        ],
+    );
+    ok(&predict(&l, &tboot("1.9.11"), "extpol=agile", MODS, &[]));
+}
+
+// Policies tboot would not use as given.
+
+#[test]
+fn a_policy_tboot_would_replace_or_cannot_compare_is_refused() {
+    let tb = tboot("1.10.2");
+    let l = setup(&tpm2_profile(&[SHA256]), &sinit2(&[SHA1, SHA256]));
+    // An entry for PCR 30: verify_policy (include/tb_policy.h 1.10.2
+    // :252-367) rejects the policy and tboot silently uses its default.
+    let mut bad = vec![2, 0, 0x0b, 1, 0, 0, 0, 0, 0, 0, 0, 1];
+    bad.extend([0, 30, 0, 0, 0, 0, 0, 0]);
+    let pol = l.dir.join("pcr30.pol");
+    std::fs::write(&pol, bad).unwrap();
+    fails_with(
+        &predict(&l, &tb, "", MODS, &["--policy", s(&pol)]),
+        &["verify_policy rejects", "pcr 30", "built-in default"],
+    );
+    // SHA-512 hashes against tboot's 32-byte SHA-256 digest: the compare
+    // reads memory past it (is_hash_in_policy_entry), so under HALT whether
+    // tboot halts is not predictable.
+    let pol = l.dir.join("sha512.pol");
+    for args in [
+        &[
+            "--create", "--type", "halt", "--alg", "sha512", "--ctrl", "1",
+        ][..],
+        &[
+            "--add",
+            "--num",
+            "any",
+            "--pcr",
+            "17",
+            "--hash",
+            "image",
+            "--cmdline",
+            "",
+            "--image",
+            &l.p("initrd"),
+        ][..],
+    ] {
+        let st = Command::new("tb_polgen")
+            .args(args)
+            .arg(&pol)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    fails_with(
+        &predict(&l, &tb, "", MODS, &["--policy", s(&pol)]),
+        &["64-byte hashes", "32-byte sha256 digest", "not predictable"],
+    );
+}
+
+#[test]
+fn profile_values_tboot_decides_must_agree_with_the_launch() {
+    let tb = tboot("1.10.2");
+    for (line, words) in [
+        (
+            "edx = 1",
+            &["edx = 0x1", "always enters GETSEC[SENTER] with EDX 0"][..],
+        ),
+        (
+            "os_sinit_caps = 0x201",
+            &["os_sinit_caps = 0x201", "0x601 (tboot 1.10.2"][..],
+        ),
+    ] {
+        let profile =
+            tpm2_profile(&[SHA256]).replacen("scrtm_status", &format!("{line}\nscrtm_status"), 1);
+        let l = setup(&profile, &sinit2(&[SHA1, SHA256]));
+        fails_with(&predict(&l, &tb, "", MODS, &[]), words);
+    }
+}

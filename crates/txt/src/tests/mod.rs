@@ -387,6 +387,25 @@ fn module_cmdline_rule_depends_on_tboot_version() {
 }
 
 #[test]
+fn releases_outside_the_modelled_range_are_refused_and_1_11_drops_agile() {
+    use crate::release::TbootExtPolicy;
+    for v in [(1, 7, 1), (1, 9, 3), (1, 11, 3), (2, 0, 0)] {
+        let e = Release::of(TbootVersion::new(v.0, v.1, v.2)).unwrap_err();
+        assert!(matches!(e, Error::Refused(_)), "{v:?}: {e}");
+    }
+    // CHANGELOG 1.11.0 "agile removed": a warning, then SHA-256 FIXED, and
+    // OsSinitData.Flags is always 1 (Maximum Performance).
+    let (old, new) = (rel(1, 10, 5), rel(1, 11, 0));
+    assert_eq!(old.extpol("agile"), Some(TbootExtPolicy::Agile));
+    assert!(old.maximum_agility(TbootExtPolicy::Agile));
+    assert_eq!(
+        new.extpol("agile"),
+        Some(TbootExtPolicy::Fixed(HashAlg::Sha256))
+    );
+    assert!(!new.maximum_agility(TbootExtPolicy::Agile));
+}
+
+#[test]
 fn every_fuzz_seed_parses_without_panicking() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
     let mut seen = 0;
