@@ -326,3 +326,62 @@ fn txt_stat_fills_only_what_the_log_lacks() {
     // Output without the section is an error, not an empty capture.
     assert!(txt::capture::apply_txt_stat(&mut c, "TXT.STS: 0x1\n").is_err());
 }
+
+#[test]
+fn capture_marks_every_field_it_did_not_read_and_predict_names_them() {
+    // A complete agile log: only extpol is a guess (embedded and agile
+    // extend the same digests), and predict does not need it as a fact.
+    let inputs = demo_launch(DemoPlatform::Tpm2Embedded);
+    let pred = txt::predict(&inputs).unwrap();
+    let log = txtlog::parse(&txtlog::write_agile(&pred.banks, &pred.events), None).unwrap();
+    let c = capture_log(&log).unwrap();
+    assert_eq!(
+        c.profile.assumed.keys().collect::<Vec<_>>(),
+        ["extpol"],
+        "{:?}",
+        c.profile.assumed
+    );
+    txt::predict(&LaunchInputs {
+        profile: c.profile.clone(),
+        ..inputs.clone()
+    })
+    .unwrap();
+    // Without its BIOSAC_REG_DATA events: that field is assumed, and the
+    // prediction refuses, naming it and why.
+    let mut cut = log.clone();
+    cut.events
+        .retain(|e| e.event_type != evtype::BIOSAC_REG_DATA);
+    let c = capture_log(&cut).unwrap();
+    assert!(
+        c.profile.assumed["biosac_reg_data"].contains("no BIOSAC_REG_DATA event"),
+        "{:?}",
+        c.profile.assumed
+    );
+    let e = txt::predict(&LaunchInputs {
+        profile: c.profile.clone(),
+        ..inputs.clone()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("biosac_reg_data (no BIOSAC_REG_DATA event") && e.contains("not captured"),
+        "{e}"
+    );
+    // The assumed table survives TOML, as drtm capture writes it.
+    let toml = toml::to_string(&c.profile).unwrap();
+    assert_eq!(
+        txt::Profile::from_toml(&toml).unwrap().assumed,
+        c.profile.assumed
+    );
+
+    // TPM 1.2 without the PCR_MAPPING event: the mapping is inferred.
+    let pred = txt::predict(&demo_launch(DemoPlatform::Tpm12Legacy)).unwrap();
+    let mut log = txtlog::parse(&txtlog::write_container(&pred.events).unwrap(), None).unwrap();
+    log.events.retain(|e| e.event_type != evtype::PCR_MAPPING);
+    let c = capture_log(&log).unwrap();
+    assert!(
+        c.profile.assumed["pcr_mapping"].contains("inferred from the presence of a COMBINED_HASH"),
+        "{:?}",
+        c.profile.assumed
+    );
+}
