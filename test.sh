@@ -9,6 +9,7 @@ else
   sudo bash ci/install-oracles.sh
 fi
 bash ci/fetch-testdata.sh
+bash ci/build-tboot.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace --no-fail-fast "$@"

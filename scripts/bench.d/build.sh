@@ -33,7 +33,7 @@ initramfs = "never"
 platform = "$root/examples/launch/platform.toml"
 sinit = "$root/examples/launch/sinit-synthetic.bin"
 tboot = "/boot/tboot.gz"
-tboot_cmdline = "logging=serial,memory"
+tboot_cmdline = "logging=serial,memory extpol=embedded"
 
 [[launch.modules]]
 file = "bundle:kernel"

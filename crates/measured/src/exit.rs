@@ -7,7 +7,8 @@ pub const HELP: &str = "\
 Exit codes:
   0  success
   1  the check ran and found a problem (vhd check violations, PCR mismatch, diff)
-  2  bad usage or bad input (unreadable, malformed or inconsistent files, bad spec)
+  2  bad usage or bad input (unreadable, malformed or inconsistent files, bad spec),
+     or a launch drtm predict refuses (tboot would halt, a bank is not extended)
   3  an operating-system error while writing output (disk full, permissions)";
 
 /// How a subcommand ended when it did not fail outright.

@@ -47,7 +47,10 @@ impl Fixture {
         )
         .unwrap();
         let f = Fixture { tmp };
-        f.write_spec("logging=serial,memory", "console=hvc0 root=/dev/xvda rw");
+        f.write_spec(
+            "logging=serial,memory extpol=embedded",
+            "console=hvc0 root=/dev/xvda rw",
+        );
         f
     }
     fn path(&self) -> &Path {
@@ -255,7 +258,7 @@ fn second_run_does_no_work_and_changed_cmdline_redoes_only_its_dependents() {
     );
 
     f.write_spec(
-        "logging=serial,memory,vga",
+        "logging=serial,memory,vga extpol=embedded",
         "console=hvc0 root=/dev/xvda rw",
     );
     let r = f.build();

@@ -169,7 +169,10 @@ fn spec_writer_output_is_a_valid_build_spec_with_awkward_values() {
         ("MEASURED_PLATFORM", platform.to_str().unwrap()),
         ("MEASURED_SINIT", sinit.to_str().unwrap()),
         ("MEASURED_TBOOT", "/boot/tboot.gz"),
-        ("MEASURED_TBOOT_CMDLINE", "logging=serial,memory"),
+        (
+            "MEASURED_TBOOT_CMDLINE",
+            "logging=serial,memory extpol=embedded",
+        ),
         ("MEASURED_VL_POLICY", "default"),
         ("MEASURED_INITRAMFS_MODULE", "0"),
         ("MEASURED_PCRS", "sha256:17,18,19"),

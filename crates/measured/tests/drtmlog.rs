@@ -40,6 +40,7 @@ fn testdata() -> PathBuf {
 struct Setup {
     _tmp: tempfile::TempDir,
     dir: PathBuf,
+    tboot_cmdline: String,
 }
 
 impl Setup {
@@ -73,7 +74,11 @@ impl Setup {
             )
         };
         std::fs::write(d.join("profile.toml"), profile).unwrap();
-        Setup { _tmp: tmp, dir: d }
+        Setup {
+            _tmp: tmp,
+            dir: d,
+            tboot_cmdline: "logging=memory extpol=embedded".into(),
+        }
     }
 
     fn p(&self, f: &str) -> String {
@@ -93,7 +98,7 @@ impl Setup {
             "--tboot".into(),
             "/boot/tboot.gz".into(),
             "--tboot-cmdline".into(),
-            "logging=memory".into(),
+            self.tboot_cmdline.clone(),
             "--module".into(),
             kernel,
             "--module".into(),
@@ -268,12 +273,10 @@ fn base64(s: &str) -> Vec<u8> {
 }
 
 fn capture_round_trip(format: &str, tpm12: bool) {
-    let s = Setup::new(tpm12);
+    let mut s = Setup::new(tpm12);
     if format == "legacy" {
-        // A SINIT writes legacy logs when OsSinitData caps bit 9 is clear.
-        let pf = s.dir.join("profile.toml");
-        let text = std::fs::read_to_string(&pf).unwrap();
-        std::fs::write(&pf, format!("tcg_log_format = false\n{text}")).unwrap();
+        // The SINIT could write the TCG format; tboot asks for the legacy one.
+        s.tboot_cmdline.push_str(" force_tpm2_legacy_log=true");
     }
     let log = s.p("real.log");
     let real = s.predict(

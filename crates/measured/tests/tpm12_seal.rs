@@ -109,7 +109,7 @@ fn seal_predict_launch_unseal(mapping: &str, mle_pcr: u32) {
         "--tboot",
         "/boot/tboot.gz",
         "--tboot-cmdline",
-        "logging=memory",
+        "logging=memory pcr_map=da",
         "--module",
         &kernel,
         "--module",

@@ -8,10 +8,11 @@ use serde::Serialize;
 use tcg::HashAlg;
 
 use crate::error::{Error, Result};
-use crate::predict::Event;
+use crate::event::Event;
+use crate::event::evtype;
 use crate::profile::{CapturedDigests, ExtPolicy, PcrMapping, Profile, TpmFamily};
-use crate::sinit::evtype;
-use crate::txtlog::{TxtLog, TxtLogFormat};
+use crate::txtlog::secl::SeclReport;
+use crate::txtlog::{HashStartMode, TxtLog, TxtLogFormat, replay_log};
 
 /// A captured profile, which of its fields came from where, and notes on
 /// what could not be captured.
@@ -79,31 +80,49 @@ pub fn capture_log(log: &TxtLog) -> Result<Capture> {
             msg: "no banks".into(),
         });
     }
-    p.log_format = Some(log.format);
-    p.tcg_log_format = log.format == TxtLogFormat::Agile;
-    from.extend(["banks", "log_format", "tcg_log_format", "tpm"]);
-    if !tpm2 {
+    from.extend(["banks", "tpm"]);
+    if log.format == TxtLogFormat::Secl {
+        notes.push(
+            "an Intel SecL report lists digests only: no event data, no TXT log format".into(),
+        );
+    } else {
+        p.log_format = Some(log.format);
+        from.insert("log_format");
+    }
+    if tpm2 {
+        // TPM 2.0 launches always use details/authorities; SinitMleData 9.
+        p.pcr_mapping = Some(PcrMapping::Da);
+        from.extend(["pcr_mapping", "sinit_mle_data_version"]);
+    } else {
         p.tpm = TpmFamily::Tpm12;
-        p.pcr_mapping = PcrMapping::Legacy;
+        p.pcr_mapping = Some(PcrMapping::Legacy);
         p.sinit_mle_data_version = 8;
     }
     let first = |ty: u32| log.events.iter().find(|e| e.event_type == ty);
-    if let Some(e) = first(evtype::PCR_MAPPING) {
-        if let Some(v) = dword(&e.data.0) {
-            p.pcr_mapping = if v & PCR_MAPPING_DA != 0 {
-                PcrMapping::Da
-            } else {
-                PcrMapping::Legacy
-            };
-            from.insert("pcr_mapping");
-        }
+    let mut assumed: BTreeMap<String, String> = BTreeMap::new();
+    if let Some(e) = first(evtype::PCR_MAPPING)
+        && let Some(v) = dword(&e.data.0)
+    {
+        p.pcr_mapping = Some(if v & PCR_MAPPING_DA != 0 {
+            PcrMapping::Da
+        } else {
+            PcrMapping::Legacy
+        });
+        from.insert("pcr_mapping");
     } else if !tpm2 {
-        p.pcr_mapping = if first(evtype::COMBINED_HASH).is_some() {
+        let legacy = first(evtype::COMBINED_HASH).is_some();
+        p.pcr_mapping = Some(if legacy {
             PcrMapping::Legacy
         } else {
             PcrMapping::Da
-        };
-        from.insert("pcr_mapping");
+        });
+        assumed.insert(
+            "pcr_mapping".into(),
+            format!(
+                "no PCR_MAPPING event with data; inferred from the {} of a COMBINED_HASH event",
+                if legacy { "presence" } else { "absence" }
+            ),
+        );
     }
     if let Some(e) = first(evtype::HASH_START) {
         let n = e.data.0.len();
@@ -113,6 +132,12 @@ pub fn capture_log(log: &TxtLog) -> Result<Capture> {
         }
         if !tpm2 && n == 24 {
             p.sinit_mle_data_version = 6;
+            from.insert("sinit_mle_data_version");
+        }
+        // 36 bytes: a SHA-256 SinitHash, SinitMleData 7 or later; the
+        // D/A events are the same for 7 and 8 (legacy logs tell them apart
+        // by COMBINED_HASH's length, below).
+        if !tpm2 && n == 36 && p.pcr_mapping == Some(PcrMapping::Da) {
             from.insert("sinit_mle_data_version");
         }
     }
@@ -126,7 +151,7 @@ pub fn capture_log(log: &TxtLog) -> Result<Capture> {
         let seen = |f: &str| from.contains(f);
         // TPM 1.2 details/authorities: these four extend 20 raw bytes (the
         // value itself, zeros for "none"), so the digest is the value.
-        let da12 = !tpm2 && p.pcr_mapping == PcrMapping::Da;
+        let da12 = !tpm2 && p.pcr_mapping == Some(PcrMapping::Da);
         let raw = || e.digests.get(&HashAlg::Sha1).map(|d| d.0.clone());
         match e.event_type {
             evtype::BIOSAC_REG_DATA if da12 && !seen("biosac_reg_data") => {
@@ -230,27 +255,154 @@ pub fn capture_log(log: &TxtLog) -> Result<Capture> {
     }
     from.remove("os_sinit_caps_note");
     if tpm2 {
-        let tb: Vec<&Event> = log
-            .events
-            .iter()
-            .filter(|e| e.event_type == evtype::TB_MEASUREMENT)
-            .collect();
-        if let Some(e) = tb.first() {
-            let algs: Vec<HashAlg> = e.digests.keys().copied().collect();
-            if algs.len() == 1 && log.banks.len() > 1 {
-                p.extpol = ExtPolicy::Fixed(algs[0]);
-            } else {
-                p.extpol = ExtPolicy::Embedded;
-            }
-            from.insert("extpol");
+        capture_extpol(log, &mut p, &mut from, &mut assumed);
+    }
+    for (field, event) in used_fields(&p) {
+        if !from.contains(field) && !assumed.contains_key(field) {
+            assumed.insert(
+                field.to_string(),
+                format!("no {event} event in the log; the default value is a guess"),
+            );
         }
     }
+    p.assumed = assumed;
     Ok(Capture {
         profile: p,
         from_log: from,
         from_txt_stat: BTreeSet::new(),
         notes,
     })
+}
+
+/// Fill a profile from an Intel SecL report (host manifest or quote). Its
+/// events carry no data, so only TPM 2.0 hosts are captured (a TPM 1.2
+/// launch's mapping and SinitMleData version are read from event data).
+/// A manifest whose events do not replay to its own PCR values is noted.
+pub fn capture_secl(r: &SeclReport) -> Result<Capture> {
+    if let Some(v) = r.tpm_version.as_deref()
+        && v != "2.0"
+    {
+        return Err(Error::Invalid {
+            what: "SecL host manifest",
+            msg: format!(
+                "host_info.tpm_version is {v:?}: capturing a TPM 1.2 host from a SecL report \
+                 is not modelled (its events carry no data to read the PCR mapping and \
+                 SinitMleData version from); capture from the host's TXT log instead"
+            ),
+        });
+    }
+    let mut c = capture_log(&r.log)?;
+    if let Some(h) = &r.host_name {
+        c.notes.push(format!("SecL report of host {h}"));
+    }
+    c.notes.extend(r.notes.iter().cloned());
+    if !r.pcrs.map.is_empty() {
+        let reproduces = |mode| {
+            let pcrs = replay_log(&r.log.events, &r.log.banks, mode).pcrs;
+            r.log.banks.iter().all(|b| {
+                [17u32, 18].iter().all(|p| {
+                    r.pcrs.get(*b, *p).is_none_or(|want| {
+                        pcrs.get(p)
+                            .and_then(|m| m.get(b))
+                            .is_some_and(|got| got.0 == want)
+                    })
+                })
+            })
+        };
+        if !reproduces(HashStartMode::Extend) && !reproduces(HashStartMode::Set) {
+            c.notes.push(
+                "the report's events do not replay to its own PCR17/18 values: it may be \
+                 incomplete; check the captured digests"
+                    .into(),
+            );
+        }
+    }
+    Ok(c)
+}
+
+/// The fields a prediction reads for this profile's TPM and mapping, with
+/// the event each is captured from.
+fn used_fields(p: &Profile) -> Vec<(&'static str, &'static str)> {
+    let mut f = Vec::new();
+    if p.tpm == TpmFamily::Tpm20 {
+        f.extend([
+            ("scrtm_status", "CPU_SCRTM_STAT"),
+            ("lcp_policy_control", "LCP_CONTROL_HASH"),
+            ("lcp_details", "LCP_DETAILS_HASH"),
+            ("lcp_authorities", "LCP_AUTHORITIES_HASH"),
+            ("stm", "STM_HASH"),
+            ("biosac_reg_data", "BIOSAC_REG_DATA"),
+            ("nv_info_digests", "NV_INFO_HASH"),
+            ("sinit_pubkey_digests", "SINIT_PUBKEY_HASH"),
+        ]);
+    } else if p.pcr_mapping == Some(PcrMapping::Da) {
+        f.extend([
+            (
+                "sinit_mle_data_version",
+                "COMBINED_HASH or 24-byte HASH_START",
+            ),
+            ("biosac_reg_data", "BIOSAC_REG_DATA"),
+            ("scrtm_status", "CPU_SCRTM_STAT"),
+            ("lcp_policy_control", "LCP_CONTROL_HASH"),
+            ("lcp_elements_hash", "ELEMENTS_HASH"),
+            ("stm_hash", "STM_HASH"),
+            ("lcp_policy_hash", "LCP_HASH"),
+            ("sinit_pubkey_digests", "SINIT_PUBKEY_HASH"),
+        ]);
+    } else {
+        f.extend([
+            ("sinit_mle_data_version", "COMBINED_HASH"),
+            ("bios_acm_id", "COMBINED_HASH"),
+            ("mseg_valid", "COMBINED_HASH"),
+            ("stm_hash", "COMBINED_HASH"),
+            ("lcp_policy_control", "COMBINED_HASH"),
+            ("lcp_policy_hash", "COMBINED_HASH"),
+            ("scrtm_status", "80-byte COMBINED_HASH"),
+        ]);
+    }
+    f
+}
+
+/// tboot's extend policy, from the banks its first event (the policy)
+/// carries: one of several banks is FIXED; every bank is embedded or
+/// agile, told apart only by a bank tboot's own list never has (SM3).
+fn capture_extpol(
+    log: &TxtLog,
+    p: &mut Profile,
+    from: &mut BTreeSet<&'static str>,
+    assumed: &mut BTreeMap<String, String>,
+) {
+    let Some(e) = log
+        .events
+        .iter()
+        .find(|e| e.event_type == evtype::TB_MEASUREMENT)
+    else {
+        assumed.insert("extpol".into(), "the log has no tboot event".into());
+        return;
+    };
+    let algs: Vec<HashAlg> = e.digests.keys().copied().collect();
+    if algs.len() == 1 && log.banks.len() > 1 {
+        p.extpol = Some(ExtPolicy::Fixed(algs[0]));
+        from.insert("extpol");
+    } else if algs.len() == 1 {
+        p.extpol = Some(ExtPolicy::Fixed(algs[0]));
+        assumed.insert(
+            "extpol".into(),
+            format!(
+                "the log has one bank: extpol={} and embedded extend it alike",
+                algs[0].name()
+            ),
+        );
+    } else if algs.contains(&HashAlg::Sm3_256) {
+        p.extpol = Some(ExtPolicy::Agile);
+        from.insert("extpol");
+    } else {
+        p.extpol = Some(ExtPolicy::Embedded);
+        assumed.insert(
+            "extpol".into(),
+            "tboot's events carry every bank: embedded or agile (the log cannot tell)".into(),
+        );
+    }
 }
 
 /// Split a TPM 1.2 COMBINED_HASH data block (spec §4.2).
@@ -353,8 +505,13 @@ pub fn apply_txt_stat(c: &mut Capture, text: &str) -> Result<()> {
     };
     let hash20 = |k: &str| -> Option<Vec<u8>> { kv.get(k).filter(|b| b.len() == 20).cloned() };
     let p = &mut c.profile;
+    let assumed = &mut p.assumed;
     let mut set = |f: &'static str, from_log: &BTreeSet<&str>| -> bool {
-        !from_log.contains(f) && c.from_txt_stat.insert(f)
+        let fill = !from_log.contains(f) && c.from_txt_stat.insert(f);
+        if fill {
+            assumed.remove(f);
+        }
+        fill
     };
     if let Some(v) = num("version")
         && set("sinit_mle_data_version", &c.from_log)

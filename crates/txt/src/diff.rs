@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use tcg::HashAlg;
 
-use crate::predict::Event;
-use crate::sinit::evtype;
+use crate::event::Event;
+use crate::event::evtype;
 
 /// How one aligned event compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -38,6 +38,11 @@ pub enum Error {
         /// What is wrong.
         msg: String,
     },
+    /// The launch is one we must not predict: tboot would halt or refuse it,
+    /// a bank would not hold the measurements a prediction shows, or the
+    /// case is not modelled. Never a normal-looking value instead.
+    #[error("refusing to predict: {0}")]
+    Refused(String),
     /// A gzip stream could not be decompressed.
     #[error("{what}: gzip stream is corrupt: {source}")]
     Gzip {
@@ -74,7 +79,8 @@ impl Error {
             | Error::BadField { what, .. }
             | Error::Invalid { what, .. }
             | Error::Gzip { what, .. } => Some(what),
-            Error::Io { .. } | Error::InFile { .. } => None,
+            // A refusal is about the launch as a whole and says why.
+            Error::Io { .. } | Error::InFile { .. } | Error::Refused(_) => None,
         }
     }
 }

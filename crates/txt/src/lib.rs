@@ -8,9 +8,11 @@
 pub mod acm;
 pub mod agile;
 pub mod capture;
-mod da12;
+pub mod cmdline;
 pub mod diff;
 pub mod error;
+pub mod event;
+pub mod fuzz;
 pub mod hexser;
 pub mod mle;
 pub mod module;
@@ -18,6 +20,7 @@ pub mod policy;
 pub mod predict;
 pub mod profile;
 pub mod quote;
+pub mod release;
 pub mod sinit;
 pub mod synth;
 pub mod txtlog;
@@ -26,12 +29,13 @@ mod view;
 
 pub use acm::Acm;
 pub use error::{Error, Result};
+pub use event::{Event, PcrValues, replay};
 pub use hexser::Hex;
 pub use mle::{MleHeader, MleImage};
 pub use policy::TbPolicy;
 pub use predict::{
-    Event, LaunchInputs, ModuleData, ModuleInput, PcrValues, PolicySource, Prediction, predict,
-    predict_with_progress, replay,
+    LaunchFacts, LaunchInputs, ModuleData, ModuleInput, PolicySource, Prediction, predict,
+    predict_with_progress,
 };
 pub use profile::{ExtPolicy, PcrMapping, Profile, TpmFamily};
 pub use version::TbootVersion;

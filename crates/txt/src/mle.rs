@@ -192,6 +192,12 @@ impl MleImage {
         })
     }
 
+    /// The file-backed part of the loaded image (the rest up to
+    /// [`len`](Self::len) is zero fill).
+    pub fn loaded_bytes(&self) -> &[u8] {
+        &self.data
+    }
+
     /// Total loaded size including zero fill.
     pub fn len(&self) -> u64 {
         self.len

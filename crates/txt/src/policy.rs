@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use tcg::HashAlg;
 
 use crate::error::{Error, Result};
+use crate::release::Release;
 use crate::version::TbootVersion;
 use crate::view::View;
 
@@ -228,9 +229,19 @@ impl TbPolicy {
     }
 }
 
-/// tboot's built-in default policy for this version, TPM family and mapping
-/// (spec §6.3).
-pub fn default_policy(version: TbootVersion, tpm2: bool, da: bool) -> TbPolicy {
+/// tboot's built-in default policy (`policy.c _def_policy*`) for this
+/// release, TPM family and negotiated mapping (`da` is `g_using_da`, always
+/// true on TPM 2.0). All are CONT_NON_FATAL with the policy extended into
+/// PCR17, module 0 not extended again, every other module to PCR 17 (D/A)
+/// or 19 (legacy).
+///
+/// * 1.7.x: `hash_alg` 0 (SHA-1's number then), two entries.
+/// * 1.8.0-1.9.11: `hash_alg` 0x04, a third entry for NV index 0x40000010
+///   (`NV_RAW`, PCR 22).
+/// * 1.9.12: `hash_alg` 0x0b (SHA-256) for both TPM families.
+/// * 1.10.0 on: TPM 1.2 gets `_def_policy_12` (0x04, PCR 19 whatever the
+///   mapping); TPM 2.0 keeps 0x0b.
+pub fn default_policy(release: Release, tpm2: bool, da: bool) -> TbPolicy {
     let e = |mod_num, pcr, nv_index| PolicyEntry {
         mod_num,
         pcr,
@@ -238,32 +249,23 @@ pub fn default_policy(version: TbootVersion, tpm2: bool, da: bool) -> TbPolicy {
         nv_index,
         hashes: Vec::new(),
     };
-    // TPM 2.0 always uses D/A; from 1.10.0 every TPM 1.2 boot uses the legacy default.
-    let da = if tpm2 {
-        true
-    } else if version >= TbootVersion::new(1, 10, 0) {
-        false
+    let version = release.version();
+    let da = tpm2 || da;
+    let (hash_alg, later) = if version < TbootVersion::new(1, 8, 0) {
+        (0, if da { 17 } else { 19 })
+    } else if version < TbootVersion::new(1, 9, 12) {
+        (0x04, if da { 17 } else { 19 })
+    } else if version < TbootVersion::new(1, 10, 0) {
+        (0x0b, if da { 17 } else { 19 })
+    } else if !tpm2 {
+        (0x04, 19)
     } else {
-        da
+        (0x0b, 17)
     };
-    let later = if da { 17 } else { 19 };
-    let (hash_alg, entries) = if version < TbootVersion::new(1, 9, 0) {
-        (0, vec![e(0, PCR_NONE, 0), e(MOD_ANY, later, 0)])
-    } else {
-        let alg = if tpm2 && version >= TbootVersion::new(1, 9, 12) {
-            0x0b
-        } else {
-            0x04
-        };
-        (
-            alg,
-            vec![
-                e(0, PCR_NONE, 0),
-                e(MOD_ANY, later, 0),
-                e(MOD_NV_RAW, 22, 0x4000_0010),
-            ],
-        )
-    };
+    let mut entries = vec![e(0, PCR_NONE, 0), e(MOD_ANY, later, 0)];
+    if version >= TbootVersion::new(1, 8, 0) {
+        entries.push(e(MOD_NV_RAW, 22, 0x4000_0010));
+    }
     TbPolicy {
         policy_type: PolicyType::ContNonFatal,
         hash_alg,
@@ -274,12 +276,11 @@ pub fn default_policy(version: TbootVersion, tpm2: bool, da: bool) -> TbPolicy {
 }
 
 /// The bytes tboot actually hashes: a policy read from NV or an LCP element
-/// with `hash_alg == 0` is rewritten to SHA-1 (0x04) first by tboot
-/// 1.9.0-1.11.10; built-in defaults are hashed as they are.
-pub fn measured_bytes(policy: &[u8], from_nv: bool, version: TbootVersion) -> Vec<u8> {
+/// with `hash_alg == 0` has that byte rewritten to SHA-1 (0x04) first (from
+/// 1.8.0); built-in defaults are hashed as they are.
+pub fn measured_bytes(policy: &[u8], from_nv: bool, release: Release) -> Vec<u8> {
     let mut b = policy.to_vec();
-    let rewrites = version >= TbootVersion::new(1, 9, 0) && version <= TbootVersion::new(1, 11, 10);
-    if from_nv && rewrites && b.len() > 2 && b[2] == 0 {
+    if from_nv && release.rewrites_legacy_policy_alg() && b.len() > 2 && b[2] == 0 {
         b[2] = 0x04;
     }
     b

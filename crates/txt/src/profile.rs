@@ -30,14 +30,35 @@ pub enum PcrMapping {
     Da,
 }
 
-/// tboot's `extpol` on TPM 2.0.
+/// tboot's `extpol` on TPM 2.0, as system A ran it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExtPolicy {
     /// One bank (`extpol=sha1|sha256|...`): only it gets tboot's events.
     Fixed(HashAlg),
-    /// Every bank gets its own digest (`extpol=embedded`, also `agile`).
+    /// tboot hashes every bank of its own algorithm list (`extpol=embedded`).
     Embedded,
+    /// The TPM hashes for every bank (`extpol=agile`, tboot 1.8.0-1.10.x).
+    Agile,
+}
+
+impl std::fmt::Display for ExtPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExtPolicy::Fixed(a) => f.write_str(a.name()),
+            ExtPolicy::Embedded => f.write_str("embedded"),
+            ExtPolicy::Agile => f.write_str("agile"),
+        }
+    }
+}
+
+impl std::fmt::Display for PcrMapping {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PcrMapping::Legacy => "legacy",
+            PcrMapping::Da => "da",
+        })
+    }
 }
 
 /// A digest captured from system A's log, per bank, as hex.
@@ -51,14 +72,19 @@ pub struct Profile {
     pub tpm: TpmFamily,
     /// PCR banks the TPM has allocated (TPM 1.2: `["sha1"]`).
     pub banks: Vec<HashAlg>,
-    /// PCR mapping (TPM 2.0 is always `da`).
-    #[serde(default = "default_mapping")]
-    pub pcr_mapping: PcrMapping,
-    /// tboot's extend policy on TPM 2.0.
-    #[serde(default = "default_extpol")]
-    pub extpol: ExtPolicy,
+    /// The PCR mapping system A's launch used (TPM 2.0 is always `da`).
+    /// The prediction negotiates it from tboot's `pcr_map` and the SINIT's
+    /// capabilities, and refuses if that disagrees with this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pcr_mapping: Option<PcrMapping>,
+    /// tboot's extend policy on system A (TPM 2.0). The prediction takes
+    /// it from tboot's command line (or that release's default) and
+    /// refuses if that disagrees with this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extpol: Option<ExtPolicy>,
     /// tboot release (decides default policy, command-line rule, caps).
-    /// When absent it is guessed from the MLE header.
+    /// The image's own version string decides; this is needed only for an
+    /// image without one, and a different value is an error.
     #[serde(default)]
     pub tboot_version: Option<TbootVersion>,
     /// `SinitMleData` version (6, 7, 8 on TPM 1.2; 9 on TPM 2.0).
@@ -70,10 +96,12 @@ pub struct Profile {
     /// SINIT capabilities when no ACM is given (else read from the ACM).
     #[serde(default)]
     pub sinit_capabilities: Option<u32>,
-    /// Use the TCG agile log format (SINIT caps bit 9 and not
-    /// `force_tpm2_legacy_log`); affects OsSinitData caps bit 9.
-    #[serde(default = "yes")]
-    pub tcg_log_format: bool,
+    /// Whether system A's TXT log was in the TCG agile format. The
+    /// prediction derives the format from tboot's release, its
+    /// `force_tpm2_legacy_log` and the SINIT's capabilities (it decides
+    /// `OsSinitData.Capabilities` bit 9), and refuses if that disagrees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcg_log_format: Option<bool>,
     /// `OsSinitData.Capabilities` if known; else emulated from SINIT and tboot caps.
     #[serde(default)]
     pub os_sinit_caps: Option<u32>,
@@ -135,19 +163,15 @@ pub struct Profile {
     /// ELEMENTS_HASH (20 bytes; absent = 20 zero bytes, as with no LCP).
     #[serde(default, with = "opt_hex")]
     pub lcp_elements_hash: Option<Vec<u8>>,
+    /// Fields `drtm capture` could not read from system A's log, each with
+    /// why: their values are defaults or guesses. A prediction that needs
+    /// one of them refuses until a person has set it and removed it here.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub assumed: BTreeMap<String, String>,
 }
 
-fn default_mapping() -> PcrMapping {
-    PcrMapping::Da
-}
-fn default_extpol() -> ExtPolicy {
-    ExtPolicy::Fixed(HashAlg::Sha256)
-}
 fn default_sinit_version() -> u32 {
     9
-}
-fn yes() -> bool {
-    true
 }
 fn zero_byte() -> Vec<u8> {
     vec![0]
@@ -177,13 +201,13 @@ impl Profile {
         Profile {
             tpm: TpmFamily::Tpm20,
             banks,
-            pcr_mapping: PcrMapping::Da,
-            extpol: default_extpol(),
+            pcr_mapping: None,
+            extpol: None,
             tboot_version: None,
             sinit_mle_data_version: 9,
             edx: 0,
             sinit_capabilities: None,
-            tcg_log_format: true,
+            tcg_log_format: None,
             os_sinit_caps: None,
             scrtm_status: 0,
             lcp_policy_control: 0,
@@ -203,6 +227,7 @@ impl Profile {
             lcp_authorities_digests: BTreeMap::new(),
             log_format: None,
             lcp_elements_hash: None,
+            assumed: BTreeMap::new(),
         }
     }
 

@@ -1,71 +1,10 @@
 //! The SINIT side of the launch: the HASH_START input, the TPM 1.2 legacy
 //! combined hash, and tboot's `OsSinitData.Capabilities` (spec §3-§4).
 
-use tcg::HashAlg;
-
+use crate::release::Release;
 use crate::version::TbootVersion;
 
-/// `EVTYPE_*` values of the TXT event log (MLE DG Appendix G; spec §7.4).
-pub mod evtype {
-    /// PCR mapping marker (not extended).
-    pub const PCR_MAPPING: u32 = 0x401;
-    /// SINIT measurement.
-    pub const HASH_START: u32 = 0x402;
-    /// TPM 1.2 legacy combined hash.
-    pub const COMBINED_HASH: u32 = 0x403;
-    /// MLE measurement.
-    pub const MLE_HASH: u32 = 0x404;
-    /// BIOS ACM register data.
-    pub const BIOSAC_REG_DATA: u32 = 0x40a;
-    /// Processor S-CRTM status.
-    pub const CPU_SCRTM_STAT: u32 = 0x40b;
-    /// LCP policy control.
-    pub const LCP_CONTROL_HASH: u32 = 0x40c;
-    /// LCP element hashes (TPM 1.2 details/authorities).
-    pub const ELEMENTS_HASH: u32 = 0x40d;
-    /// STM measurement.
-    pub const STM_HASH: u32 = 0x40e;
-    /// `OsSinitData.Capabilities`.
-    pub const OSSINITDATA_CAP_HASH: u32 = 0x40f;
-    /// SINIT public key.
-    pub const SINIT_PUBKEY_HASH: u32 = 0x410;
-    /// LCP policy hash (TPM 1.2 details/authorities).
-    pub const LCP_HASH: u32 = 0x411;
-    /// LCP details (TPM 2.0).
-    pub const LCP_DETAILS_HASH: u32 = 0x412;
-    /// LCP authorities (TPM 2.0).
-    pub const LCP_AUTHORITIES_HASH: u32 = 0x413;
-    /// NV index information (TPM 2.0).
-    pub const NV_INFO_HASH: u32 = 0x414;
-    /// Capped bank.
-    pub const CAP_VALUE: u32 = 0x4ff;
-    /// tboot's measurements (policy, modules).
-    pub const TB_MEASUREMENT: u32 = 0x501;
-
-    /// A readable name for an event type.
-    pub fn name(t: u32) -> &'static str {
-        match t {
-            PCR_MAPPING => "PCR_MAPPING",
-            HASH_START => "HASH_START",
-            COMBINED_HASH => "COMBINED_HASH",
-            MLE_HASH => "MLE_HASH",
-            BIOSAC_REG_DATA => "BIOSAC_REG_DATA",
-            CPU_SCRTM_STAT => "CPU_SCRTM_STAT",
-            LCP_CONTROL_HASH => "LCP_CONTROL_HASH",
-            ELEMENTS_HASH => "ELEMENTS_HASH",
-            STM_HASH => "STM_HASH",
-            OSSINITDATA_CAP_HASH => "OSSINITDATA_CAP_HASH",
-            SINIT_PUBKEY_HASH => "SINIT_PUBKEY_HASH",
-            LCP_HASH => "LCP_HASH",
-            LCP_DETAILS_HASH => "LCP_DETAILS_HASH",
-            LCP_AUTHORITIES_HASH => "LCP_AUTHORITIES_HASH",
-            NV_INFO_HASH => "NV_INFO_HASH",
-            CAP_VALUE => "CAP_VALUE",
-            TB_MEASUREMENT => "TB_MEASUREMENT",
-            _ => "UNKNOWN",
-        }
-    }
-}
+pub use crate::event::{evtype, extend};
 
 /// HASH_START event data: `SinitHash ‖ EDX` (EDX little-endian).
 pub fn hash_start_data(sinit_hash: &[u8], edx: u32) -> Vec<u8> {
@@ -122,40 +61,58 @@ pub struct CapsInputs {
     /// Capabilities in the SINIT info table.
     pub sinit_caps: u32,
     /// tboot release.
-    pub version: TbootVersion,
+    pub release: Release,
     /// TPM 2.0 platform.
     pub tpm2: bool,
     /// tboot `pcr_map=da` given (TPM 1.2).
     pub pcr_map_da: bool,
-    /// The log will be TCG agile format (TPM 2.0).
+    /// The TPM 2.0 log will be in the TCG agile format
+    /// ([`Release::tpm2_tcg_log`]).
     pub tcg_log: bool,
 }
 
 /// `OsSinitData.Capabilities` bit 5: TPM 1.2 details/authorities mapping.
 pub const CAPS_PCR_MAP_DA: u32 = 1 << 5;
+/// Capabilities bit 0: RLP wake-up by GETSEC[WAKEUP].
+pub const CAPS_WAKE_GETSEC: u32 = 1 << 0;
+/// Capabilities bit 1: RLP wake-up by MONITOR address.
+pub const CAPS_WAKE_MONITOR: u32 = 1 << 1;
+/// Capabilities bit 9: TCG event log format.
+pub const CAPS_TCG_LOG: u32 = 1 << 9;
 
-/// Emulate tboot's `init_txt_heap` capability negotiation (spec §4.3).
-/// Returns `None` when tboot would refuse to launch (no usable mapping).
+/// Emulate tboot's `init_txt_heap` capability negotiation (spec §4.3, with
+/// the release differences of docs/drtm.md). Returns `None` when tboot
+/// refuses the SINIT: no RLP wake-up mechanism in common, or no PCR
+/// mapping it can use.
 pub fn os_sinit_caps(i: CapsInputs) -> Option<u32> {
-    const WAKE_GETSEC: u32 = 1 << 0;
-    const WAKE_MONITOR: u32 = 1 << 1;
     const ECX_PGTBL: u32 = 1 << 2;
     const NO_LEGACY: u32 = 1 << 4;
-    const DA: u32 = 1 << 5;
-    const TCG_LOG: u32 = 1 << 9;
+    const DA: u32 = CAPS_PCR_MAP_DA;
     const CBNT: u32 = 1 << 10;
-    let mut caps = i.mle_caps & !(WAKE_GETSEC | WAKE_MONITOR | DA | TCG_LOG);
-    if i.sinit_caps & WAKE_MONITOR != 0 {
-        caps |= WAKE_MONITOR;
-    } else if i.sinit_caps & WAKE_GETSEC != 0 {
-        caps |= WAKE_GETSEC;
+    let mut mask = CAPS_WAKE_GETSEC | CAPS_WAKE_MONITOR | DA;
+    if i.release.negotiates_tcg_log_bit() {
+        mask |= CAPS_TCG_LOG;
     }
-    if i.tpm2 && i.tcg_log && i.sinit_caps & TCG_LOG != 0 {
-        caps |= TCG_LOG;
+    let mut caps = i.mle_caps & !mask;
+    if i.sinit_caps & CAPS_WAKE_MONITOR != 0 {
+        caps |= CAPS_WAKE_MONITOR;
+    } else if i.sinit_caps & CAPS_WAKE_GETSEC != 0 {
+        caps |= CAPS_WAKE_GETSEC;
+    } else {
+        return None;
+    }
+    if i.release.negotiates_tcg_log_bit() {
+        if i.tpm2 && i.tcg_log {
+            caps |= CAPS_TCG_LOG;
+        }
+    } else if i.release.version() >= TbootVersion::new(1, 9, 6) && i.sinit_caps & CAPS_TCG_LOG != 0
+    {
+        // 1.9.6 sets the bit whenever the SINIT has it, on any TPM.
+        caps |= CAPS_TCG_LOG;
     }
     caps &= !ECX_PGTBL;
     caps |= NO_LEGACY;
-    let cbnt_forces_da = i.version >= TbootVersion::new(1, 10, 1) && i.sinit_caps & CBNT != 0;
+    let cbnt_forces_da = i.release.cbnt_forces_da() && i.sinit_caps & CBNT != 0;
     if i.sinit_caps & DA != 0 && (i.pcr_map_da || cbnt_forces_da) {
         caps |= DA;
     } else if i.sinit_caps & NO_LEGACY == 0 {
@@ -169,12 +126,4 @@ pub fn os_sinit_caps(i: CapsInputs) -> Option<u32> {
         caps &= !(NO_LEGACY | DA);
     }
     Some(caps)
-}
-
-/// `Extend_b(pcr, d) = H_b(pcr ‖ d)`.
-pub fn extend(alg: HashAlg, pcr: &[u8], digest: &[u8]) -> Vec<u8> {
-    let mut h = alg.hasher();
-    h.update(pcr);
-    h.update(digest);
-    h.finalize()
 }

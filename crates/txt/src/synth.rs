@@ -20,6 +20,10 @@ pub struct AcmSpec {
     pub code: Vec<u8>,
     /// Zero padding appended past `Size*4`.
     pub padding: usize,
+    /// Info-table chipset ACM type (1 SINIT, 0 BIOS ACM, 9 SINIT revocation).
+    pub chipset_acm_type: u8,
+    /// Info-table OsSinitData version the SINIT expects.
+    pub os_sinit_data_ver: u32,
 }
 
 impl Default for AcmSpec {
@@ -28,10 +32,13 @@ impl Default for AcmSpec {
             header_version: HEADER_V0,
             capabilities: 0x0000_0201,
             info_version: 5,
-            tpm_caps: 0x0000_004a,
+            // Maximum Performance, TPM 1.2 and 2.0, TCG NV indices.
+            tpm_caps: 0x0000_004e,
             tpm_algs: vec![0x0004, 0x000b],
             code: b"synthetic SINIT code".to_vec(),
             padding: 0,
+            chipset_acm_type: 1,
+            os_sinit_data_ver: 7,
         }
     }
 }
@@ -57,7 +64,8 @@ pub fn build_acm(s: &AcmSpec) -> Vec<u8> {
     let pl = cl + 4 + 16;
     let tl = pl + 4 + 24;
     let code_at = tl + 6 + 2 * s.tpm_algs.len();
-    let size = (code_at + s.code.len()).div_ceil(4) * 4;
+    // tboot's verify_acmod wants a size that is a multiple of 64.
+    let size = (code_at + s.code.len()).div_ceil(64) * 64;
     let mut b = vec![0u8; size + s.padding];
     put(&mut b, 0, &2u16.to_le_bytes());
     put(&mut b, 4, &header_len.to_le_bytes());
@@ -69,7 +77,11 @@ pub fn build_acm(s: &AcmSpec) -> Vec<u8> {
     put(&mut b, 24, &((size / 4) as u32).to_le_bytes());
     put(&mut b, 28, &3u16.to_le_bytes());
     put(&mut b, 30, &1u16.to_le_bytes());
-    put(&mut b, 52, &0x1234u32.to_le_bytes());
+    // A valid GDT selector (not null, ring 0, inside the GDT) and an entry
+    // point inside the module: tboot's verify_acmod checks both.
+    put(&mut b, 40, &0x1fu32.to_le_bytes());
+    put(&mut b, 48, &0x8u32.to_le_bytes());
+    put(&mut b, 52, &(code_at as u32).to_le_bytes());
     put(&mut b, 120, &key_size.to_le_bytes());
     put(&mut b, 124, &scratch_size.to_le_bytes());
     for i in 0..key_size as usize * 4 {
@@ -83,11 +95,11 @@ pub fn build_acm(s: &AcmSpec) -> Vec<u8> {
         );
     }
     put(&mut b, ua, &ACM_INFO_UUID);
-    b[ua + 16] = 1;
+    b[ua + 16] = s.chipset_acm_type;
     b[ua + 17] = s.info_version;
     put(&mut b, ua + 18, &48u16.to_le_bytes());
     put(&mut b, ua + 20, &(cl as u32).to_le_bytes());
-    put(&mut b, ua + 24, &7u32.to_le_bytes());
+    put(&mut b, ua + 24, &s.os_sinit_data_ver.to_le_bytes());
     put(&mut b, ua + 28, &0x0002_0001u32.to_le_bytes());
     put(&mut b, ua + 32, &s.capabilities.to_le_bytes());
     b[ua + 36] = 0x23;
@@ -151,8 +163,12 @@ pub fn elf(segs: &[(u32, Vec<u8>, u32)]) -> Vec<u8> {
     b
 }
 
+/// The release string [`mle_segment`] carries, as tboot 1.10.2's banner.
+pub const SYNTH_TBOOT_CHANGESET: &[u8] = b"2021-06-14 14:00 +0100 1.10.2";
+
 /// A 12 KiB segment with an MLE header at 0x1000 (MleStart 0x1000, the
-/// given MleEnd and capabilities, a 512-byte cmdline buffer at 0x2000).
+/// given MleEnd and capabilities, a 512-byte cmdline buffer at 0x2000) and
+/// tboot 1.10.2's release string at 0x2400.
 pub fn mle_segment(mle_end: u32, caps: u32) -> Vec<u8> {
     let mut seg = vec![0xccu8; 0x3000];
     let at = 0x1000;
@@ -172,6 +188,9 @@ pub fn mle_segment(mle_end: u32, caps: u32) -> Vec<u8> {
         seg[at + 16 + 4 * j..at + 20 + 4 * j].copy_from_slice(&v.to_le_bytes());
     }
     seg[0x2000..0x2200].fill(0);
+    seg[0x23ff] = 0;
+    seg[0x2400..0x2400 + SYNTH_TBOOT_CHANGESET.len()].copy_from_slice(SYNTH_TBOOT_CHANGESET);
+    seg[0x2400 + SYNTH_TBOOT_CHANGESET.len()] = 0;
     seg
 }
 
@@ -185,8 +204,8 @@ pub fn tboot_like_elf(caps: u32) -> Vec<u8> {
 pub enum DemoPlatform {
     /// TPM 2.0, SHA-1 + SHA-256 banks, `extpol=embedded`.
     Tpm2Embedded,
-    /// TPM 2.0, SHA-1 + SHA-256 banks, `extpol=sha256`: tboot's events are
-    /// in one bank only.
+    /// TPM 2.0, the SHA-256 bank, `extpol=sha256` (tboot extends that bank
+    /// only, so only it can be predicted).
     Tpm2FixedSha256,
     /// TPM 1.2, legacy PCR mapping, SinitMleData version 8.
     Tpm12Legacy,
@@ -215,14 +234,19 @@ pub fn demo_launch(platform: DemoPlatform) -> crate::LaunchInputs {
             .insert(*a, hex::encode(a.digest(b"SINIT key of system A")));
     }
     match platform {
-        DemoPlatform::Tpm2Embedded => p.extpol = ExtPolicy::Embedded,
-        DemoPlatform::Tpm2FixedSha256 => p.extpol = ExtPolicy::Fixed(HashAlg::Sha256),
+        DemoPlatform::Tpm2Embedded => p.extpol = Some(ExtPolicy::Embedded),
+        DemoPlatform::Tpm2FixedSha256 => {
+            p.extpol = Some(ExtPolicy::Fixed(HashAlg::Sha256));
+            p.banks = vec![HashAlg::Sha256];
+            p.biosac_reg_data_digests.clear();
+            p.nv_info_digests.retain(|a, _| *a == HashAlg::Sha256);
+            p.sinit_pubkey_digests.retain(|a, _| *a == HashAlg::Sha256);
+        }
         DemoPlatform::Tpm12Legacy => {
             p.tpm = TpmFamily::Tpm12;
             p.banks = vec![HashAlg::Sha1];
-            p.pcr_mapping = PcrMapping::Legacy;
+            p.pcr_mapping = Some(PcrMapping::Legacy);
             p.sinit_mle_data_version = 8;
-            p.tcg_log_format = false;
             p.bios_acm_id = Some(
                 hex::decode("80000000201010220000b001ffffffffffffffff").expect("constant hex"),
             );
@@ -233,9 +257,8 @@ pub fn demo_launch(platform: DemoPlatform) -> crate::LaunchInputs {
         DemoPlatform::Tpm12Da => {
             p.tpm = TpmFamily::Tpm12;
             p.banks = vec![HashAlg::Sha1];
-            p.pcr_mapping = PcrMapping::Da;
+            p.pcr_mapping = Some(PcrMapping::Da);
             p.sinit_mle_data_version = 8;
-            p.tcg_log_format = false;
             p.nv_info_digests.clear();
             p.sinit_pubkey_digests.retain(|a, _| *a == HashAlg::Sha1);
             // TPM 1.2 D/A extends these 20-byte values raw.
@@ -258,7 +281,12 @@ pub fn demo_launch(platform: DemoPlatform) -> crate::LaunchInputs {
             ..AcmSpec::default()
         }),
         tboot: tboot_like_elf(0x627),
-        tboot_cmdline: "logging=serial,memory".into(),
+        tboot_cmdline: match platform {
+            DemoPlatform::Tpm2Embedded => "logging=serial,memory extpol=embedded",
+            DemoPlatform::Tpm2FixedSha256 | DemoPlatform::Tpm12Legacy => "logging=serial,memory",
+            DemoPlatform::Tpm12Da => "logging=serial,memory pcr_map=da",
+        }
+        .into(),
         policy: PolicySource::Default,
         modules: vec![
             ModuleInput {

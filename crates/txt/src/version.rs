@@ -32,17 +32,72 @@ impl TbootVersion {
         self < TbootVersion::new(1, 9, 4)
     }
 
-    /// Guess the release family from the MLE header (spec §4.3, §5.1):
-    /// header 0x20003 means >= 1.11.9, caps bit 10 means >= 1.10.1.
-    pub fn guess_from_mle(header_version: u32, caps: u32) -> Self {
-        if header_version >= 0x0002_0003 {
-            TbootVersion::new(1, 11, 9)
-        } else if caps & (1 << 10) != 0 {
-            TbootVersion::new(1, 10, 1)
-        } else {
-            TbootVersion::new(1, 9, 0)
+    /// The release a tboot image says it is, from the build string its
+    /// banner prints (`TBOOT_CHANGESET`): `2021-06-14 14:00 +0100 1.10.2`
+    /// when built from a release tarball, `v1.9.11 2019-12-12 ...` when
+    /// built from a Mercurial checkout with tags. Images built from
+    /// Mercurial before 1.9.7 carry only a date and a changeset: `None`.
+    /// Several different versions in one image are an error.
+    pub fn from_image(image: &[u8]) -> Result<Option<Self>, BadVersion> {
+        let mut found: Option<TbootVersion> = None;
+        for s in image.split(|&b| !(0x20..0x7f).contains(&b)) {
+            let Ok(s) = std::str::from_utf8(s) else {
+                continue;
+            };
+            let Some(v) = changeset_version(s) else {
+                continue;
+            };
+            match found {
+                Some(f) if f != v => {
+                    return Err(BadVersion(format!(
+                        "the image names two tboot versions, {f} and {v}"
+                    )));
+                }
+                _ => found = Some(v),
+            }
         }
+        Ok(found)
     }
+}
+
+/// `YYYY-MM-DD HH:MM +ZZZZ a.b.c` (release tarball) or `va.b.c YYYY-MM-DD ...`
+/// (Mercurial `latesttag` form).
+fn changeset_version(s: &str) -> Option<TbootVersion> {
+    let is_date = |d: &str| {
+        d.len() == 10
+            && d.bytes().enumerate().all(|(i, c)| {
+                if i == 4 || i == 7 {
+                    c == b'-'
+                } else {
+                    c.is_ascii_digit()
+                }
+            })
+    };
+    let words: Vec<&str> = s.split(' ').collect();
+    match words.as_slice() {
+        [date, time, zone, ver]
+            if is_date(date)
+                && time.len() == 5
+                && zone.len() == 5
+                && (zone.starts_with('+') || zone.starts_with('-')) =>
+        {
+            full_version(ver)
+        }
+        [tag, date, ..] if is_date(date) => full_version(tag.strip_prefix('v').unwrap_or(tag)),
+        _ => None,
+    }
+}
+
+fn full_version(s: &str) -> Option<TbootVersion> {
+    let parts: Vec<&str> = s.split('.').collect();
+    if parts.len() != 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|c| c.is_ascii_digit()))
+    {
+        return None;
+    }
+    s.parse().ok()
 }
 
 impl fmt::Display for TbootVersion {

@@ -79,3 +79,51 @@ pub fn launch_modules(dir: &Path) -> Vec<ModuleInput> {
         },
     ]
 }
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The tboot source releases `ci/build-tboot.sh` builds (shared/tboot-src).
+pub const BUILT_RELEASES: [&str; 7] = [
+    "1.7.4", "1.8.3", "1.9.4", "1.9.6", "1.9.11", "1.9.12", "1.10.2",
+];
+
+/// `target/testdata/tboot/VERSION/`: `tboot.gz` and `tboot-syms` of a tboot
+/// release built from its sources, built once on first use (the script
+/// caches and locks, so concurrent test binaries share one build).
+pub fn tboot_release(version: &str) -> PathBuf {
+    static BUILD: std::sync::Once = std::sync::Once::new();
+    let dir = repo().join("target/testdata/tboot").join(version);
+    BUILD.call_once(|| {
+        if BUILT_RELEASES.iter().all(|v| {
+            repo()
+                .join("target/testdata/tboot")
+                .join(v)
+                .join(".complete")
+                .is_file()
+        }) {
+            return;
+        }
+        let st = Command::new("bash")
+            .arg(repo().join("ci/build-tboot.sh"))
+            .status()
+            .expect("running ci/build-tboot.sh");
+        assert!(
+            st.success(),
+            "ci/build-tboot.sh failed: tboot fixtures missing"
+        );
+    });
+    assert!(
+        dir.join("tboot.gz").is_file(),
+        "{}: no tboot.gz (ci/build-tboot.sh builds it)",
+        dir.display()
+    );
+    dir
+}
+
+/// The `tboot.gz` bytes of a built release.
+pub fn tboot_release_gz(version: &str) -> Vec<u8> {
+    std::fs::read(tboot_release(version).join("tboot.gz")).unwrap()
+}

@@ -18,16 +18,15 @@ use tpm_sim::SimError;
 use tpm_sim::tpm12::{PcrInfoLong, Swtpm12, TPM_BAD_LOCALITY, TPM_WRONGPCRVAL};
 use txt::sinit::evtype;
 use txt::synth::{AcmSpec, build_acm};
-use txt::{LaunchInputs, PcrMapping, PolicySource, Prediction, Profile, TbootVersion, TpmFamily};
+use txt::{LaunchInputs, PcrMapping, PolicySource, Prediction, Profile, TpmFamily};
 
 /// A TPM 1.2 platform with SinitMleData `version` (6: SHA-1 SinitHash, 8: SHA-256),
 /// an LCP whose PolicyControl bit 2 puts the capabilities in the combined hash.
 fn inputs(version: u32, dir: &Path) -> LaunchInputs {
     let mut profile = Profile::tpm2(vec![HashAlg::Sha1]);
     profile.tpm = TpmFamily::Tpm12;
-    profile.pcr_mapping = PcrMapping::Legacy;
+    profile.pcr_mapping = Some(PcrMapping::Legacy);
     profile.sinit_mle_data_version = version;
-    profile.tcg_log_format = false;
     profile.scrtm_status = 1;
     profile.lcp_policy_control = 4;
     profile.bios_acm_id = Some(HashAlg::Sha1.digest(b"system A BIOS ACM"));
@@ -47,11 +46,13 @@ fn inputs(version: u32, dir: &Path) -> LaunchInputs {
     }
 }
 
-/// A TPM 1.2 D/A platform: SinitMleData v8, a SINIT with `sinit_caps`, every
-/// platform value non-trivial so a swapped or dropped event changes a PCR.
+/// A TPM 1.2 D/A platform: SinitMleData v8, a SINIT with `sinit_caps`, tboot
+/// asking for `mapping` (`pcr_map`), every platform value non-trivial so a
+/// swapped or dropped event changes a PCR.
 fn da_inputs(sinit_caps: u32, mapping: PcrMapping, dir: &Path) -> LaunchInputs {
     let mut i = inputs(8, dir);
-    i.profile.pcr_mapping = mapping;
+    i.tboot_cmdline = format!("logging=memory pcr_map={mapping}");
+    i.profile.pcr_mapping = None;
     i.profile.biosac_reg_data = Some(HashAlg::Sha1.digest(b"AUX index"));
     i.profile.lcp_elements_hash = Some(HashAlg::Sha1.digest(b"LCP elements"));
     i.profile.stm_hash = Some(HashAlg::Sha1.digest(b"STM image"));
@@ -191,15 +192,17 @@ fn swtpm12_da_launch_reads_back_the_predicted_pcr17_to_19() {
     let tpm = Swtpm12::start().unwrap();
     // (SINIT caps, requested mapping, tboot release, modules after module 0 in PCR17):
     // D/A asked for and offered; D/A forced by a SINIT without the legacy
-    // mapping; tboot 1.9's D/A default policy putting module 1 in PCR17 too.
+    // mapping; tboot 1.9.6's D/A default policy putting module 1 in PCR17 too.
     let cases = [
         (0x23, PcrMapping::Da, None, false),
         (0x33, PcrMapping::Legacy, None, false),
-        (0x23, PcrMapping::Da, Some(TbootVersion::new(1, 9, 6)), true),
+        (0x23, PcrMapping::Da, Some("1.9.6"), true),
     ];
     for (sinit_caps, mapping, version, module1_in_17) in cases {
         let mut i = da_inputs(sinit_caps, mapping, dir.path());
-        i.profile.tboot_version = version;
+        if let Some(v) = version {
+            i.tboot = common::tboot_release_gz(v);
+        }
         let p = txt::predict(&i).unwrap();
         let what = format!("SINIT caps {sinit_caps:#x}, {mapping:?}, tboot {version:?}");
         // OsSinitData caps: wake via MONITOR, no ECX page table, no-legacy + D/A.

@@ -362,12 +362,17 @@ fn acm_fields_match_txt_acminfo() {
 }
 
 #[test]
-fn tboot_version_guess_matches_debian_tboot_header() {
+fn debian_tboot_reads_as_1_10_5_from_its_version_string_not_its_header() {
     let mle = MleImage::load(&std::fs::read(TBOOT_GZ).unwrap()).unwrap();
-    // Debian ships 1.10.5: header 0x20001 and the cbnt capability bit.
+    // The MLE header (0x20001, caps 0x627) is the same for every 1.10.x;
+    // the banner's release string tells them apart.
     assert_eq!(mle.header.version, 0x0002_0001);
+    assert_eq!(mle.header.capabilities, 0x627);
     assert_eq!(
-        TbootVersion::guess_from_mle(mle.header.version, mle.header.capabilities),
-        TbootVersion::new(1, 10, 1)
+        TbootVersion::from_image(mle.loaded_bytes()).unwrap(),
+        Some(TbootVersion::new(1, 10, 5))
     );
+    // Debian's package is 1.10.5, and says so.
+    let pkg = run("dpkg-query", &["-W", "-f", "${Version}", "tboot"]);
+    assert!(pkg.starts_with("1.10.5"), "{pkg}");
 }

@@ -7,8 +7,8 @@ mod common;
 use std::collections::BTreeMap;
 
 use tcg::HashAlg;
-use txt::synth::{AcmSpec, build_acm, tboot_like_elf};
-use txt::{Event, ExtPolicy, Hex, LaunchInputs, PolicySource, Profile, TbootVersion};
+use txt::synth::{AcmSpec, build_acm};
+use txt::{Event, ExtPolicy, Hex, LaunchInputs, PolicySource, Profile};
 
 struct Sample {
     /// (bank, pcr, name, digest) in log order.
@@ -103,22 +103,22 @@ fn prediction_reproduces_the_samples_constant_events_and_default_policy_digests(
             .collect()
     };
     let mut profile = Profile::tpm2(vec![HashAlg::Sha1, HashAlg::Sha256]);
-    profile.extpol = ExtPolicy::Embedded;
-    profile.tboot_version = Some(TbootVersion::new(1, 9, 6));
+    profile.extpol = Some(ExtPolicy::Embedded);
     profile.scrtm_status = 1;
     profile.biosac_reg_data_digests = captured("BIOSAC_REG_DATA");
     profile.nv_info_digests = captured("NV_INFO_HASH");
     profile.sinit_pubkey_digests = captured("SINIT_PUBKEY_HASH");
-    // That machine's ACM and tboot are not public: stand-ins with the same
-    // capabilities (SINIT: GETSEC wake + TCG log; tboot 1.9.x MLE caps 0x227).
+    // That machine's ACM and tboot are not public: a stand-in SINIT with the
+    // same capabilities (GETSEC wake + TCG log) and tboot 1.9.6 built from
+    // its sources (the sample is a 1.9.x; MLE caps 0x227).
     let inputs = LaunchInputs {
         profile,
         acm: build_acm(&AcmSpec {
             capabilities: 0x201,
             ..AcmSpec::default()
         }),
-        tboot: tboot_like_elf(0x227),
-        tboot_cmdline: String::new(),
+        tboot: common::tboot_release_gz("1.9.6"),
+        tboot_cmdline: "extpol=embedded".into(),
         policy: PolicySource::Default,
         modules: Vec::new(),
     };

@@ -8,14 +8,16 @@ use std::collections::BTreeMap;
 use tcg::HashAlg;
 use txt::capture::capture_log;
 use txt::diff::{DiffKind, diff};
-use txt::synth::{AcmSpec, DemoPlatform, build_acm, demo_launch, tboot_like_elf};
+use txt::synth::{AcmSpec, DemoPlatform, build_acm, demo_launch};
 use txt::txtlog::{self, HashStartMode, TxtLog, TxtLogFormat};
 use txt::{Event, Hex, LaunchInputs, PolicySource, sinit::evtype};
 
 fn round_trip(platform: DemoPlatform, format: TxtLogFormat) {
     let mut inputs = demo_launch(platform);
-    // A SINIT writes the agile log exactly when OsSinitData caps bit 9 is set.
-    inputs.profile.tcg_log_format = format == TxtLogFormat::Agile;
+    // The SINIT has the TCG log capability; tboot asks for the legacy format.
+    if format == TxtLogFormat::Legacy {
+        inputs.tboot_cmdline.push_str(" force_tpm2_legacy_log=true");
+    }
     let original = txt::predict(&inputs).unwrap();
     let bytes = txtlog::write(format, &original.banks, &original.events).unwrap();
     let log = txtlog::parse(&bytes, None).unwrap();
@@ -94,7 +96,7 @@ fn captured_profile_reproduces_the_pcrs_of_a_tpm12_details_authorities_container
     );
     let log = txtlog::parse(&txtlog::write_container(&pred.events).unwrap(), None).unwrap();
     let c = capture_log(&log).unwrap();
-    assert_eq!(c.profile.pcr_mapping, txt::profile::PcrMapping::Da);
+    assert_eq!(c.profile.pcr_mapping, Some(txt::profile::PcrMapping::Da));
     assert_eq!(c.profile.biosac_reg_data, Some(vec![0x11; 20]));
     assert_eq!(c.profile.lcp_elements_hash, Some(vec![0x3c; 20]));
     assert_eq!(c.profile.stm_hash, Some(vec![0x5a; 20]));
@@ -176,16 +178,17 @@ fn capture_from_the_secl_sample_reproduces_its_constant_events() {
     assert_eq!(p.lcp_details, vec![0]);
     assert_eq!(p.lcp_authorities, vec![0]);
     assert_eq!(p.stm, vec![0]);
-    assert_eq!(p.extpol, txt::ExtPolicy::Embedded);
-    // Stand-ins for that machine's ACM and tboot (not public), same caps.
+    assert_eq!(p.extpol, Some(txt::ExtPolicy::Embedded));
+    // Stand-ins for that machine's ACM (not public, same caps) and its
+    // tboot 1.9.x (1.9.6 built from its sources), run with extpol=embedded.
     let pred = txt::predict(&LaunchInputs {
         profile: c.profile.clone(),
         acm: build_acm(&AcmSpec {
             capabilities: 0x201,
             ..AcmSpec::default()
         }),
-        tboot: tboot_like_elf(0x227),
-        tboot_cmdline: String::new(),
+        tboot: common::tboot_release_gz("1.9.6"),
+        tboot_cmdline: "extpol=embedded".into(),
         policy: PolicySource::Default,
         modules: Vec::new(),
     })
@@ -322,4 +325,63 @@ fn txt_stat_fills_only_what_the_log_lacks() {
     assert!(!c.from_txt_stat.contains("stm_hash"));
     // Output without the section is an error, not an empty capture.
     assert!(txt::capture::apply_txt_stat(&mut c, "TXT.STS: 0x1\n").is_err());
+}
+
+#[test]
+fn capture_marks_every_field_it_did_not_read_and_predict_names_them() {
+    // A complete agile log: only extpol is a guess (embedded and agile
+    // extend the same digests), and predict does not need it as a fact.
+    let inputs = demo_launch(DemoPlatform::Tpm2Embedded);
+    let pred = txt::predict(&inputs).unwrap();
+    let log = txtlog::parse(&txtlog::write_agile(&pred.banks, &pred.events), None).unwrap();
+    let c = capture_log(&log).unwrap();
+    assert_eq!(
+        c.profile.assumed.keys().collect::<Vec<_>>(),
+        ["extpol"],
+        "{:?}",
+        c.profile.assumed
+    );
+    txt::predict(&LaunchInputs {
+        profile: c.profile.clone(),
+        ..inputs.clone()
+    })
+    .unwrap();
+    // Without its BIOSAC_REG_DATA events: that field is assumed, and the
+    // prediction refuses, naming it and why.
+    let mut cut = log.clone();
+    cut.events
+        .retain(|e| e.event_type != evtype::BIOSAC_REG_DATA);
+    let c = capture_log(&cut).unwrap();
+    assert!(
+        c.profile.assumed["biosac_reg_data"].contains("no BIOSAC_REG_DATA event"),
+        "{:?}",
+        c.profile.assumed
+    );
+    let e = txt::predict(&LaunchInputs {
+        profile: c.profile.clone(),
+        ..inputs.clone()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("biosac_reg_data (no BIOSAC_REG_DATA event") && e.contains("not captured"),
+        "{e}"
+    );
+    // The assumed table survives TOML, as drtm capture writes it.
+    let toml = toml::to_string(&c.profile).unwrap();
+    assert_eq!(
+        txt::Profile::from_toml(&toml).unwrap().assumed,
+        c.profile.assumed
+    );
+
+    // TPM 1.2 without the PCR_MAPPING event: the mapping is inferred.
+    let pred = txt::predict(&demo_launch(DemoPlatform::Tpm12Legacy)).unwrap();
+    let mut log = txtlog::parse(&txtlog::write_container(&pred.events).unwrap(), None).unwrap();
+    log.events.retain(|e| e.event_type != evtype::PCR_MAPPING);
+    let c = capture_log(&log).unwrap();
+    assert!(
+        c.profile.assumed["pcr_mapping"].contains("inferred from the presence of a COMBINED_HASH"),
+        "{:?}",
+        c.profile.assumed
+    );
 }

@@ -42,7 +42,8 @@ pub enum DrtmCommand {
         /// The policy file.
         policy: PathBuf,
     },
-    /// Write tboot's built-in default policy for a tboot version.
+    /// Write tboot's built-in default policy for a tboot release, TPM and
+    /// PCR mapping (the `_def_policy*` tboot uses when TPM NV holds none).
     PolicyDefault {
         /// tboot release, e.g. 1.10.5.
         #[arg(long)]
@@ -50,7 +51,8 @@ pub enum DrtmCommand {
         /// TPM 2.0 (default) or TPM 1.2.
         #[arg(long, default_value = "2.0", value_parser = ["1.2", "2.0"])]
         tpm: String,
-        /// TPM 1.2 with `pcr_map=da`.
+        /// TPM 1.2 launched with the details/authorities mapping (tboot's
+        /// `pcr_map=da` accepted by the SINIT, or CBnT from 1.10.2).
         #[arg(long)]
         da: bool,
         /// Where to write the policy bytes.
@@ -102,9 +104,13 @@ pub struct PredictArgs {
     #[arg(long)]
     log_out: Option<PathBuf>,
     /// Format of --log-out: agile, legacy (heap-element file) or container
-    /// (TPM 1.2); default: the profile's `log_format`, else agile.
+    /// (TPM 1.2); default: the format this launch writes.
     #[arg(long)]
     log_format: Option<txt::txtlog::TxtLogFormat>,
+    /// Predict only these of the profile's banks (repeatable), e.g. the one
+    /// bank tboot's `extpol=sha256` extends.
+    #[arg(long = "bank")]
+    banks: Vec<HashAlg>,
 }
 
 /// Run one `drtm` subcommand.
@@ -123,7 +129,14 @@ pub fn run(cmd: DrtmCommand, ctx: &Ctx) -> anyhow::Result<Status> {
             da,
             output,
         } => {
-            let p = txt::policy::default_policy(tboot_version, tpm == "2.0", da);
+            let release = txt::release::Release::of(tboot_version)?;
+            if tpm == "2.0" && !release.supports_tpm2() {
+                bail!("tboot {tboot_version} has no TPM 2.0 support (it arrived in 1.8.0)");
+            }
+            if tpm == "2.0" && da {
+                bail!("--da is TPM 1.2's pcr_map=da; TPM 2.0 always uses details/authorities");
+            }
+            let p = txt::policy::default_policy(release, tpm == "2.0", da);
             write_atomic(&output, &p.to_bytes())?;
             Ok(Status::Ok)
         }
@@ -337,7 +350,21 @@ fn load_profile(path: &Path) -> anyhow::Result<Profile> {
 }
 
 fn predict(a: PredictArgs, ctx: &Ctx) -> anyhow::Result<Status> {
-    let profile = load_profile(&a.profile)?;
+    let mut profile = load_profile(&a.profile)?;
+    if !a.banks.is_empty() {
+        if let Some(b) = a.banks.iter().find(|b| !profile.banks.contains(b)) {
+            bail!(
+                "--bank {b}: the profile's banks are {}",
+                profile
+                    .banks
+                    .iter()
+                    .map(|b| b.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        profile.banks.retain(|b| a.banks.contains(b));
+    }
     // Each input is parsed here first, so that an error names its file.
     let policy = if a.policy == "default" {
         PolicySource::Default
@@ -392,10 +419,12 @@ fn predict(a: PredictArgs, ctx: &Ctx) -> anyhow::Result<Status> {
     })?;
     bar.finish_and_clear();
     if let Some(out) = &a.log_out {
-        let format = a
-            .log_format
-            .or(inputs.profile.log_format)
-            .unwrap_or(txt::txtlog::TxtLogFormat::Agile);
+        let launched = match p.launch.log_format.as_str() {
+            "container" => txt::txtlog::TxtLogFormat::Container,
+            "legacy" => txt::txtlog::TxtLogFormat::Legacy,
+            _ => txt::txtlog::TxtLogFormat::Agile,
+        };
+        let format = a.log_format.unwrap_or(launched);
         let bytes = txt::txtlog::write(format, &p.banks, &p.events)
             .with_context(|| format!("writing the predicted log as {format:?}"))?;
         write_atomic(out, &bytes)?;
@@ -446,5 +475,24 @@ fn print_prediction(p: &Prediction) {
         for (alg, v) in banks {
             outln!("PCR{pcr} {:<7} {}", alg.name(), v);
         }
+    }
+    let l = &p.launch;
+    outln!(
+        "tboot {}: {} mapping, {} log{}{}",
+        p.tboot_version,
+        l.pcr_mapping,
+        l.log_format,
+        l.extpol
+            .as_ref()
+            .map(|e| format!(", extpol={e}"))
+            .unwrap_or_default(),
+        if l.maximum_agility {
+            ", SINIT Maximum Agility"
+        } else {
+            ""
+        }
+    );
+    for n in &p.notes {
+        outln!("note: {n}");
     }
 }

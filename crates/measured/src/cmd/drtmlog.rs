@@ -10,7 +10,7 @@ use clap::Args;
 use serde::Serialize;
 use tcg::{HashAlg, PcrValues};
 use txt::Event;
-use txt::txtlog::{self, HashStartForm, HashStartMode, TxtLog};
+use txt::txtlog::{self, HashStartForm, HashStartMode, TxtLog, secl};
 
 use crate::exit::Status;
 use crate::outln;
@@ -20,7 +20,8 @@ use crate::output::Ctx;
 #[derive(Args, Debug)]
 pub struct LogArgs {
     /// The TXT log: a TXT event container, a legacy heap-element file, a TCG
-    /// agile log, or one or more per-algorithm legacy logs.
+    /// agile log, one or more per-algorithm legacy logs, or an Intel SecL
+    /// host manifest (JSON) or quote response (XML).
     #[arg(required = true)]
     logs: Vec<PathBuf>,
     /// Bank of each per-algorithm legacy log that has no TCG_LOG_DESCRIPTOR,
@@ -35,7 +36,7 @@ pub struct ReplayArgs {
     #[command(flatten)]
     log: LogArgs,
     /// Expected PCR values: JSON (`{"sha256": {"17": "hex"}}`), tpm2_pcrread
-    /// YAML, a sysfs PCR directory, or an Intel SecL quote XML.
+    /// YAML, a sysfs PCR directory, an Intel SecL quote XML or host manifest.
     #[arg(long)]
     verify: Option<PathBuf>,
     /// How the HASH_START (0x402) digest is read: `auto` recomputes it from
@@ -48,7 +49,8 @@ pub struct ReplayArgs {
 /// Arguments of `measured drtm capture`.
 #[derive(Args, Debug)]
 pub struct CaptureArgs {
-    /// System A's TXT log (see `replay`); may be omitted with --sysfs.
+    /// System A's TXT log or SecL report (see `replay`); may be omitted
+    /// with --sysfs.
     logs: Vec<PathBuf>,
     /// Bank of each per-algorithm legacy log without a descriptor.
     #[arg(long = "alg")]
@@ -132,6 +134,26 @@ fn load_expected(path: &Path) -> anyhow::Result<PcrValues> {
         if txt::quote::is_secl_quote(&text) {
             return txt::quote::pcrs_from_secl_xml(&text)
                 .with_context(|| format!("{}", path.display()));
+        }
+        if secl::is_manifest(text.as_bytes()) {
+            let r =
+                secl::parse_secl(text.as_bytes()).with_context(|| format!("{}", path.display()))?;
+            if r.pcrs.map.is_empty() {
+                bail!(
+                    "{}: the SecL host manifest has no PCR values (pcr_manifest.sha1pcrs / sha2pcrs)",
+                    path.display()
+                );
+            }
+            return Ok(r.pcrs);
+        }
+        if text.trim_start().starts_with('{') {
+            return PcrValues::load(path).with_context(|| {
+                format!(
+                    "{}: JSON, but neither PCR values ({{\"sha256\": {{\"17\": \"hex\"}}}}) nor \
+                     an Intel SecL host manifest",
+                    path.display()
+                )
+            });
         }
     }
     Ok(PcrValues::load(path)?)
@@ -284,8 +306,27 @@ pub fn capture(
             .with_context(|| format!("{}: no log, eventlog or event_log file", dir.display()))?;
         logs.push(found);
     }
-    let log = load_log(&logs, &a.algs)?;
-    let mut c = txt::capture::capture_log(&log).context("capturing the profile")?;
+    let secl_report = match logs.as_slice() {
+        [one] if a.algs.is_empty() => {
+            let b = read(one)?;
+            secl::is_secl(&b)
+                .then(|| secl::parse_secl(&b).with_context(|| format!("{}", one.display())))
+                .transpose()?
+        }
+        _ => None,
+    };
+    // A SecL report also says which TPM the host has, and its own PCRs.
+    let (log, mut c) = match secl_report {
+        Some(r) => {
+            let c = txt::capture::capture_secl(&r).context("capturing the profile")?;
+            (r.log, c)
+        }
+        None => {
+            let log = load_log(&logs, &a.algs)?;
+            let c = txt::capture::capture_log(&log).context("capturing the profile")?;
+            (log, c)
+        }
+    };
     if let Some(ts) = &a.txt_stat {
         let text =
             std::fs::read_to_string(ts).with_context(|| format!("reading {}", ts.display()))?;

@@ -5,5 +5,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    txt::txtlog::fuzz_one(data);
+    txt::fuzz::fuzz_one(data);
 });

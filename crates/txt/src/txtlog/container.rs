@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 
 use tcg::HashAlg;
 
-use super::{TxtLog, TxtLogFormat, log_event};
+use super::log::{TxtLog, TxtLogFormat, log_event};
 use crate::error::{Error, Result};
+use crate::event::Event;
 use crate::hexser::Hex;
-use crate::predict::Event;
 use crate::view::View;
 
 /// The container's first 20 bytes.

@@ -12,10 +12,11 @@ use std::collections::BTreeMap;
 
 use tcg::HashAlg;
 
-use super::{TxtLog, TxtLogFormat, log_event, merge_logs};
+use super::log::{TxtLog, TxtLogFormat, log_event};
+use super::merge::merge_logs;
 use crate::error::{Error, Result};
+use crate::event::Event;
 use crate::hexser::Hex;
-use crate::predict::Event;
 use crate::view::View;
 
 /// Data of the descriptor record.

@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use tcg::HashAlg;
 
+use crate::event::{Event, PcrValues};
+use crate::event::{evtype, extend};
 use crate::hexser::Hex;
-use crate::predict::{Event, PcrValues};
-use crate::sinit::{evtype, extend};
 
 /// How to treat the HASH_START event's digest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

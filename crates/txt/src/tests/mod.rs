@@ -6,6 +6,7 @@ use crate::acm::Acm;
 use crate::error::Error;
 use crate::mle::MleImage;
 use crate::policy::{TbPolicy, default_policy, measured_bytes, policy_event_digest};
+use crate::release::Release;
 use crate::sinit::{self, CapsInputs, LegacySinitData};
 use crate::synth::{AcmSpec, build_acm, elf, mle_segment};
 use crate::version::TbootVersion;
@@ -14,72 +15,61 @@ fn h(s: &str) -> Vec<u8> {
     hex::decode(s).unwrap()
 }
 
-const V18: TbootVersion = TbootVersion::new(1, 8, 0);
-const V19: TbootVersion = TbootVersion::new(1, 9, 0);
+fn rel(major: u16, minor: u16, patch: u16) -> Release {
+    Release::of(TbootVersion::new(major, minor, patch)).unwrap()
+}
 
 #[test]
-fn v3_default_policy_bytes_and_digests_match_the_spec() {
+fn v3_default_policy_bytes_and_digests_match_each_release() {
+    // (release, TPM 2.0, D/A, bytes): read from each release's policy.c.
+    let l17 = "02000001000000000000000200ff0000000000008113000000000000";
+    let d17 = "02000001000000000000000200ff0000000000008111000000000000";
+    let l_sha1 = "02000401000000000000000300ff00000000000081130000000000008316001000004000";
+    let d_sha1 = "02000401000000000000000300ff00000000000081110000000000008316001000004000";
+    let l_sha256 = "02000b01000000000000000300ff00000000000081130000000000008316001000004000";
+    let d_sha256 = "02000b01000000000000000300ff00000000000081110000000000008316001000004000";
     let rows = [
-        (
-            V18,
-            false,
-            false,
-            "02000001000000000000000200ff0000000000008113000000000000",
-        ),
-        (
-            V18,
-            false,
-            true,
-            "02000001000000000000000200ff0000000000008111000000000000",
-        ),
-        (
-            V19,
-            false,
-            false,
-            "02000401000000000000000300ff00000000000081130000000000008316001000004000",
-        ),
-        (
-            V19,
-            true,
-            true,
-            "02000401000000000000000300ff00000000000081110000000000008316001000004000",
-        ),
-        (
-            TbootVersion::new(1, 10, 5),
-            false,
-            true,
-            "02000401000000000000000300ff00000000000081130000000000008316001000004000",
-        ),
-        (
-            TbootVersion::new(1, 10, 5),
-            true,
-            true,
-            "02000b01000000000000000300ff00000000000081110000000000008316001000004000",
-        ),
+        (rel(1, 7, 4), false, false, l17),
+        (rel(1, 7, 4), false, true, d17),
+        // 1.8.0-1.8.3: three entries and hash_alg 0x04, not the 1.7 layout.
+        (rel(1, 8, 0), false, false, l_sha1),
+        (rel(1, 8, 3), false, true, d_sha1),
+        (rel(1, 8, 3), true, true, d_sha1),
+        (rel(1, 9, 11), false, false, l_sha1),
+        (rel(1, 9, 11), true, true, d_sha1),
+        // 1.9.12 moved both defaults to SHA-256, TPM 1.2 included.
+        (rel(1, 9, 12), false, false, l_sha256),
+        (rel(1, 9, 12), false, true, d_sha256),
+        (rel(1, 9, 12), true, true, d_sha256),
+        // 1.10.0: TPM 1.2 gets _def_policy_12 (PCR 19 even with D/A).
+        (rel(1, 10, 5), false, true, l_sha1),
+        (rel(1, 10, 5), false, false, l_sha1),
+        (rel(1, 10, 5), true, true, d_sha256),
     ];
-    for (v, tpm2, da, want) in rows {
+    for (r, tpm2, da, want) in rows {
         assert_eq!(
-            hex::encode(default_policy(v, tpm2, da).to_bytes()),
+            hex::encode(default_policy(r, tpm2, da).to_bytes()),
             want,
-            "{v} tpm2={tpm2} da={da}"
+            "{} tpm2={tpm2} da={da}",
+            r.version()
         );
     }
-    let row1 = default_policy(V18, false, false).to_bytes();
+    let row1 = default_policy(rel(1, 7, 4), false, false).to_bytes();
     assert_eq!(
         hex::encode(HashAlg::Sha1.digest(&row1)),
         "ab41624e7d71f068d48e1c2f43e616bf40671c39"
     );
-    let row4 = default_policy(V19, true, true).to_bytes();
+    let row4 = default_policy(rel(1, 9, 6), true, true).to_bytes();
     assert_eq!(
         hex::encode(HashAlg::Sha256.digest(&row4)),
         "bcd965829e762045d696bfeb03401fba66add4b12992f630113a1fe2d63a0f15"
     );
-    let row7 = default_policy(TbootVersion::new(1, 9, 12), true, true).to_bytes();
+    let row7 = default_policy(rel(1, 9, 12), true, true).to_bytes();
     assert_eq!(
         hex::encode(HashAlg::Sha256.digest(&row7)),
         "e8cd244a4fa79c3e7ebb9e0a5a682157edfec023f1228eef274b84789cc6df89"
     );
-    let row3 = default_policy(V19, false, false).to_bytes();
+    let row3 = default_policy(rel(1, 8, 3), false, false).to_bytes();
     assert_eq!(
         hex::encode(HashAlg::Sha1.digest(&row3)),
         "86a462b6f209a2e0dad44e8d8934a240590d5222"
@@ -110,7 +100,7 @@ fn v4_constant_event_digests_match_the_spec() {
     let caps = sinit::os_sinit_caps(CapsInputs {
         mle_caps: 0x227,
         sinit_caps: 0x201,
-        version: V19,
+        release: rel(1, 9, 6),
         tpm2: true,
         pcr_map_da: true,
         tcg_log: true,
@@ -164,7 +154,7 @@ fn v6_legacy_tpm12_chain_matches_the_spec() {
         hex::encode(&after_sinit),
         "bfa4421b49f6ab899157ba6ee8fec3c5c5abf4ab"
     );
-    let pol = default_policy(V18, false, false).to_bytes();
+    let pol = default_policy(rel(1, 7, 4), false, false).to_bytes();
     let pd = policy_event_digest(&pol, 1, HashAlg::Sha1, HashAlg::Sha1);
     assert_eq!(hex::encode(&pd), "9704353630674bfe21b86b64a7b0f99c297cf902");
     let fin = sinit::extend(HashAlg::Sha1, &after_sinit, &pd);
@@ -191,15 +181,12 @@ fn combined_hash_includes_caps_only_when_lcp_control_bit2_is_set() {
 }
 
 #[test]
-fn nv_policies_with_legacy_hash_alg_are_measured_as_sha1() {
-    let p = default_policy(V18, false, false).to_bytes();
-    assert_eq!(measured_bytes(&p, true, V19)[2], 0x04);
-    assert_eq!(measured_bytes(&p, true, V18)[2], 0x00);
-    assert_eq!(measured_bytes(&p, false, V19)[2], 0x00);
-    assert_eq!(
-        measured_bytes(&p, true, TbootVersion::new(1, 11, 12))[2],
-        0x00
-    );
+fn nv_policies_with_legacy_hash_alg_are_measured_as_sha1_from_1_8_0() {
+    let p = default_policy(rel(1, 7, 4), false, false).to_bytes();
+    assert_eq!(measured_bytes(&p, true, rel(1, 9, 4))[2], 0x04);
+    assert_eq!(measured_bytes(&p, true, rel(1, 8, 0))[2], 0x04);
+    assert_eq!(measured_bytes(&p, true, rel(1, 7, 4))[2], 0x00);
+    assert_eq!(measured_bytes(&p, false, rel(1, 9, 4))[2], 0x00);
 }
 
 #[test]
@@ -335,7 +322,7 @@ fn hostile_elves_fail_with_clear_errors() {
 
 #[test]
 fn hostile_policies_fail_naming_the_field() {
-    let mut p = default_policy(V19, true, true).to_bytes();
+    let mut p = default_policy(rel(1, 9, 6), true, true).to_bytes();
     p[11] = 9;
     assert!(matches!(
         TbPolicy::parse(&p),
@@ -344,7 +331,7 @@ fn hostile_policies_fail_naming_the_field() {
             ..
         })
     ));
-    let mut p = default_policy(V19, true, true).to_bytes();
+    let mut p = default_policy(rel(1, 9, 6), true, true).to_bytes();
     p[12 + 7] = 200;
     assert!(matches!(
         TbPolicy::parse(&p),
@@ -353,7 +340,7 @@ fn hostile_policies_fail_naming_the_field() {
             ..
         })
     ));
-    let mut p = default_policy(V19, true, true).to_bytes();
+    let mut p = default_policy(rel(1, 9, 6), true, true).to_bytes();
     p[2] = 0x99;
     assert!(matches!(
         TbPolicy::parse(&p),
@@ -373,7 +360,11 @@ fn hostile_policies_fail_naming_the_field() {
 
 #[test]
 fn policies_round_trip_byte_for_byte() {
-    for (v, tpm2, da) in [(V18, false, false), (V19, true, true), (V19, false, false)] {
+    for (v, tpm2, da) in [
+        (rel(1, 7, 4), false, false),
+        (rel(1, 9, 6), true, true),
+        (rel(1, 9, 6), false, false),
+    ] {
         let b = default_policy(v, tpm2, da).to_bytes();
         assert_eq!(TbPolicy::parse(&b).unwrap().to_bytes(), b);
     }
@@ -393,6 +384,25 @@ fn module_cmdline_rule_depends_on_tboot_version() {
         "  /vmlinuz  ro quiet \n"
     );
     assert_eq!(effective_cmdline("vmlinuz", old), "");
+}
+
+#[test]
+fn releases_outside_the_modelled_range_are_refused_and_1_11_drops_agile() {
+    use crate::release::TbootExtPolicy;
+    for v in [(1, 7, 1), (1, 9, 3), (1, 11, 3), (2, 0, 0)] {
+        let e = Release::of(TbootVersion::new(v.0, v.1, v.2)).unwrap_err();
+        assert!(matches!(e, Error::Refused(_)), "{v:?}: {e}");
+    }
+    // CHANGELOG 1.11.0 "agile removed": a warning, then SHA-256 FIXED, and
+    // OsSinitData.Flags is always 1 (Maximum Performance).
+    let (old, new) = (rel(1, 10, 5), rel(1, 11, 0));
+    assert_eq!(old.extpol("agile"), Some(TbootExtPolicy::Agile));
+    assert!(old.maximum_agility(TbootExtPolicy::Agile));
+    assert_eq!(
+        new.extpol("agile"),
+        Some(TbootExtPolicy::Fixed(HashAlg::Sha256))
+    );
+    assert!(!new.maximum_agility(TbootExtPolicy::Agile));
 }
 
 #[test]
@@ -421,7 +431,7 @@ fn every_fuzz_seed_parses_without_panicking() {
                 "txt_log" => {
                     // Seeds are logs we wrote: they must parse, not just not panic.
                     crate::txtlog::parse(&bytes, None).expect("txt_log seed parses");
-                    crate::txtlog::fuzz_one(&bytes);
+                    crate::fuzz::fuzz_one(&bytes);
                 }
                 "secl_quote" => {
                     crate::quote::pcrs_from_secl_xml(&String::from_utf8_lossy(&bytes))
@@ -441,3 +451,6 @@ fn every_fuzz_seed_parses_without_panicking() {
     }
     assert!(seen >= 16, "only {seen} seeds");
 }
+
+mod secl;
+mod txtlog;

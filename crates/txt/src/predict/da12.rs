@@ -10,10 +10,11 @@ use std::collections::BTreeMap;
 
 use tcg::HashAlg;
 
+use super::events::{captured, ev, fixed20};
 use crate::acm::Acm;
 use crate::error::{Error, Result};
+use crate::event::Event;
 use crate::hexser::Hex;
-use crate::predict::{Event, captured, ev, fixed20};
 use crate::profile::Profile;
 use crate::sinit::evtype::*;
 
@@ -173,6 +174,7 @@ pub(crate) fn sinit_events(
 
 #[cfg(test)]
 mod tests {
+    use crate::release::Release;
     use crate::sinit::{CapsInputs, os_sinit_caps};
     use crate::version::TbootVersion;
 
@@ -183,7 +185,7 @@ mod tests {
         os_sinit_caps(CapsInputs {
             mle_caps: 0x627,
             sinit_caps,
-            version: TbootVersion::new(1, 10, patch),
+            release: Release::of(TbootVersion::new(1, 10, patch)).unwrap(),
             tpm2: false,
             pcr_map_da,
             tcg_log: false,
@@ -200,9 +202,10 @@ mod tests {
         assert_eq!(caps(0x03, true, 5), Some(0x402));
         // The SINIT has no legacy mapping: D/A whatever was asked.
         assert_eq!(caps(0x33, false, 5), Some(0x432));
-        // CBnT SINIT forces D/A from tboot 1.10.1 on, not before.
-        assert_eq!(caps(0x423, false, 1), Some(0x432));
-        assert_eq!(caps(0x423, false, 0), Some(0x402));
+        // CBnT SINIT forces D/A from tboot 1.10.2 on (txt.c init_txt_heap;
+        // 1.10.1 only advertises CBnT in its MLE header), not before.
+        assert_eq!(caps(0x423, false, 2), Some(0x432));
+        assert_eq!(caps(0x423, false, 1), Some(0x402));
         // Neither mapping usable: tboot refuses to launch.
         assert_eq!(caps(0x13, true, 5), None);
     }
