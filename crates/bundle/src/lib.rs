@@ -29,7 +29,9 @@ pub mod spec;
 mod statcache;
 mod swap;
 
-pub use builder::{BundleBuilder, Commit, Input, Phase, StepOutcome, StepReport, StepSpec};
+pub use builder::{
+    BundleBuilder, Commit, Input, InputReport, Phase, StepOutcome, StepReport, StepSpec,
+};
 pub use digest::ContentDigest;
 pub use error::BundleError;
 pub use manifest::{MANIFEST_PATH, Manifest, OutputRecord, StepRecord};

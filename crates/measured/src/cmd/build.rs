@@ -3,6 +3,7 @@
 
 mod launch;
 mod policy;
+mod record;
 
 use std::path::{Path, PathBuf};
 
@@ -19,7 +20,11 @@ use crate::output::Ctx;
 pub const DEFAULT_SPEC: &str = "examples/service-vm.toml";
 
 /// Bump when a step's output for the same inputs changes.
-const IMAGE_STEP_VERSION: u32 = 1;
+const IMAGE_STEP_VERSION: u32 = 2;
+
+/// The image step's own report (what `measured image build` calls
+/// bundle.json); the bundle's `bundle.json` records every step.
+pub const IMAGE_REPORT: &str = "image.json";
 
 /// Arguments of `measured build`.
 #[derive(Args, Debug)]
@@ -67,7 +72,7 @@ pub fn run(args: BuildArgs, ctx: &Ctx) -> anyhow::Result<Status> {
     let epoch = crate::cmd::image::source_date_epoch()?;
 
     let mut b = BundleBuilder::open(&out)?;
-    let total = 1 + 2 * u64::from(spec.launch.is_some());
+    let total = 2 + 2 * u64::from(spec.launch.is_some());
     let bar = ctx.steps_bar(total, "build");
     {
         let bar = bar.clone();
@@ -88,6 +93,7 @@ pub fn run(args: BuildArgs, ctx: &Ctx) -> anyhow::Result<Status> {
         launch::predict_step(&mut b, &spec, l, &refs, ctx)?;
         policy::policy_step(&mut b, &spec)?;
     }
+    record::record_step(&mut b, &spec)?;
     let commit = b.commit()?;
     bar.finish_and_clear();
     report(&out, &commit, ctx)?;
@@ -146,7 +152,12 @@ fn image_step(
         })?;
         for e in std::fs::read_dir(&sub).with_context(|| format!("listing {}", sub.display()))? {
             let e = e?;
-            std::fs::rename(e.path(), dir.join(e.file_name()))
+            let name = if e.file_name() == "bundle.json" {
+                IMAGE_REPORT.into()
+            } else {
+                e.file_name()
+            };
+            std::fs::rename(e.path(), dir.join(name))
                 .with_context(|| format!("moving {}", e.path().display()))?;
         }
         std::fs::remove_dir(&sub).with_context(|| format!("removing {}", sub.display()))?;
@@ -179,7 +190,7 @@ fn report(out: &Path, c: &Commit, ctx: &Ctx) -> anyhow::Result<()> {
             sha256: o.sha256.to_hex(),
         })
         .collect();
-    let pcrs: Option<serde_json::Value> = std::fs::read(out.join("pcrs.json"))
+    let pcrs: Option<serde_json::Value> = std::fs::read(out.join(launch::PCRS_JSON))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok());
     let policy_digest = std::fs::read_to_string(out.join(policy::DIGEST_HEX)).ok();
@@ -211,10 +222,7 @@ fn report(out: &Path, c: &Commit, ctx: &Ctx) -> anyhow::Result<()> {
             for (pcr, banks) in map {
                 if let Some(banks) = banks.as_object() {
                     for (bank, v) in banks {
-                        println!(
-                            "  PCR{pcr:<3} {bank:<7} {}",
-                            v["value"].as_str().unwrap_or("?")
-                        );
+                        println!("  PCR{pcr:<3} {bank:<7} {}", v.as_str().unwrap_or("?"));
                     }
                 }
             }
