@@ -57,10 +57,19 @@ enum Command {
         /// The shell to complete for.
         shell: clap_complete::Shell,
     },
+    /// Write a man page per command (measured.1, measured-vhd-create.1, ...) into DIR,
+    /// e.g. `measured manpages /usr/local/share/man/man1`.
+    Manpages {
+        /// Where to write the pages (created if missing).
+        dir: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return output::argument_error(e),
+    };
     let ctx = output::Ctx::new(cli.json, cli.progress, cli.quiet);
     let result = match cli.command {
         Command::Vhd(c) => cmd::vhd::run(c, &ctx),
@@ -75,6 +84,16 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut command, "measured", &mut std::io::stdout());
             Ok(exit::Status::Ok)
         }
+        Command::Manpages { dir } => cmd::manpages::write_all(Cli::command(), &dir).map(|pages| {
+            if ctx.json {
+                println!("{}", serde_json::json!({ "pages": pages }));
+            } else {
+                for p in pages {
+                    println!("{}", p.display());
+                }
+            }
+            exit::Status::Ok
+        }),
     };
     match result {
         Ok(status) => status.into(),

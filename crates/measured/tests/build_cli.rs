@@ -758,3 +758,21 @@ fn naming_the_spec_by_absolute_or_relative_path_gives_the_same_bytes() {
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["replaced"], false, "{r}");
 }
+
+#[test]
+fn forced_progress_of_a_build_never_shows_a_zero_total() {
+    let f = Fixture::new();
+    let o = Command::new(BIN)
+        .arg("-p")
+        .arg("build")
+        .arg(f.spec())
+        .arg("--out")
+        .arg(f.out())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("predict"), "the predict bar was drawn: {err}");
+    assert!(err.contains("image"), "{err}");
+    assert!(!err.contains("/0 B"), "a bar with a zero total: {err}");
+}

@@ -339,9 +339,8 @@ fn predict(a: PredictArgs, ctx: &Ctx) -> anyhow::Result<Status> {
     for m in &a.modules {
         // FILE:CMDLINE, but a path may itself contain ':' — take the longest existing prefix.
         let (file, cmdline) = split_module(m)?;
-        total += std::fs::metadata(&file)
-            .with_context(|| format!("module {}", file.display()))?
-            .len();
+        total += module_hashed_len(&file, !a.no_decompress)
+            .with_context(|| format!("module {}", file.display()))?;
         modules.push(ModuleInput {
             name: file
                 .file_name()
@@ -378,6 +377,21 @@ fn predict(a: PredictArgs, ctx: &Ctx) -> anyhow::Result<Status> {
         print_prediction(&p);
     }
     Ok(Status::Ok)
+}
+
+/// How many bytes hashing a module reads, for its progress bar: a gzip stream
+/// the loader decompresses counts its uncompressed size (the trailer's ISIZE).
+pub(crate) fn module_hashed_len(path: &Path, decompress: bool) -> std::io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    let mut magic = [0u8; 2];
+    if decompress && len >= 18 && f.read_exact_at(&mut magic, 0).is_ok() && magic == [0x1f, 0x8b] {
+        let mut isize = [0u8; 4];
+        f.read_exact_at(&mut isize, len - 4)?;
+        return Ok(u64::from(u32::from_le_bytes(isize)));
+    }
+    Ok(len)
 }
 
 fn split_module(spec: &str) -> anyhow::Result<(PathBuf, String)> {

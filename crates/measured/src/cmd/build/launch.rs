@@ -169,6 +169,18 @@ pub fn predict_step(
 
     let bar = ctx.bytes_bar(0, "predict");
     let outcome = b.step(step, |dir: &Path| -> anyhow::Result<()> {
+        // The bytes hashing the modules reads, now that bundle files exist.
+        let mut total = 0;
+        for m in &modules {
+            let p = match &m.at {
+                ModuleAt::Host(p) => p.clone(),
+                ModuleAt::Bundle(r) => dir.join(r),
+            };
+            total += crate::cmd::drtm::module_hashed_len(&p, m.decompress)
+                .with_context(|| format!("reading {}", p.display()))?;
+        }
+        bar.set_length(total);
+        bar.set_style(ctx.bytes_style());
         let text = std::fs::read_to_string(&l.platform.value)
             .with_context(|| format!("reading {}", l.platform.value.display()))?;
         let is_json = l.platform.value.extension().is_some_and(|e| e == "json");
