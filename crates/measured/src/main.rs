@@ -30,7 +30,11 @@ pub struct Cli {
     command: Command,
 }
 
+// Deferred: each subcommand's arguments are defined only when it is the one
+// invoked, so a run builds one branch of the command tree, not all of it (start-up
+// cost matters for `log replay` run once per log).
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 enum Command {
     /// VHD disk images: create, convert, inspect, check.
     #[command(subcommand)]

@@ -20,6 +20,7 @@ use crate::output::Ctx;
 
 /// The `drtm` subcommands.
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum DrtmCommand {
     /// Show a SINIT ACM: header, info table, chipset/processor/TPM lists and its measurement.
     Acm {

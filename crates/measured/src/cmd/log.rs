@@ -12,6 +12,7 @@ use crate::output::Ctx;
 
 /// The `log` subcommands.
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum LogCommand {
     /// Print every event of a log (TCG 1.2 or crypto-agile) with its decoded data.
     Show {

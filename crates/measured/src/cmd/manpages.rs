@@ -9,7 +9,9 @@ use anyhow::Context;
 /// Write `measured.1` and `measured-SUB[-SUB...].1` for every subcommand into
 /// `dir` (created if missing), each through a temporary file and a rename.
 /// Returns the pages written.
-pub fn write_all(root: clap::Command, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+pub fn write_all(mut root: clap::Command, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    // Subcommands are defined lazily (`defer`): define them all.
+    root.build();
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut written = Vec::new();
     let bin = root.get_name().to_string();

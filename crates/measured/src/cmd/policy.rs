@@ -13,6 +13,7 @@ use crate::output::Ctx;
 
 /// The `policy` subcommands.
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum PolicyCommand {
     /// TPM2_PolicyPCR digest for a PCR selection and its values.
     Pcr {

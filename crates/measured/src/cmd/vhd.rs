@@ -43,6 +43,7 @@ pub enum ToArg {
 
 /// The `vhd` subcommands.
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum VhdCommand {
     /// Create an empty VHD of SIZE bytes (suffixes K, M, G, T; binary). Takes
     /// `SIZE OUT`, or qemu-img's order and flags: `[-f vpc] [-o subformat=fixed] OUT SIZE`.
