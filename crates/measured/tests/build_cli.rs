@@ -168,6 +168,7 @@ fn bundle_has_image_pcrs_policy_and_log_that_tpm2_tools_agree_with() {
         "svc.xml",
         "bundle.json",
         "pcrs.json",
+        "pcrs.yaml",
         "txt-eventlog.bin",
         "policy/policy.digest",
         "policy/pcr-values.bin",
@@ -477,6 +478,7 @@ fn pcrs_json_is_drtm_predict_json_for_the_same_launch() {
     let module = format!("{}:console=hvc0 root=/dev/xvda rw", kernel.display());
     let platform = repo().join("examples/launch/platform.toml");
     let sinit = f.path().join("sinit.bin");
+    let yaml = f.path().join("predicted.yaml");
     let o = run_bin(&[
         os("--json"),
         os("drtm"),
@@ -491,9 +493,22 @@ fn pcrs_json_is_drtm_predict_json_for_the_same_launch() {
         os("logging=serial,memory"),
         os("--module"),
         os(&module),
+        os("--pcrread-out"),
+        yaml.as_os_str(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let predicted: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // The tpm2_pcrread form of the same values (the launch test diffs it with
+    // tpm2_pcrread's own output: docs/build.md).
+    assert_eq!(
+        std::fs::read(&yaml).unwrap(),
+        std::fs::read(out.join("pcrs.yaml")).unwrap()
+    );
+    assert!(
+        std::fs::read_to_string(&yaml)
+            .unwrap()
+            .starts_with("  sha1:\n    17: 0x")
+    );
     let mut bundle = pcrs.as_object().unwrap().clone();
     assert!(
         bundle.remove("inputs").is_some(),
@@ -711,7 +726,7 @@ fn bundle_json_records_every_input_and_output_of_every_step() {
         .iter()
         .map(|o| o["path"].as_str().unwrap())
         .collect();
-    assert_eq!(outs, ["pcrs.json", "txt-eventlog.bin"]);
+    assert_eq!(outs, ["pcrs.json", "pcrs.yaml", "txt-eventlog.bin"]);
     assert_eq!(bj["spec"]["rootfs"], "rootfs");
     assert_eq!(bj["launch"]["sinit"], "sinit.bin");
 }

@@ -102,6 +102,10 @@ pub struct PredictArgs {
     /// Also write the predicted event log here.
     #[arg(long)]
     log_out: Option<PathBuf>,
+    /// Also write the predicted PCR values here as `tpm2_pcrread` prints them (for the
+    /// banks and PCRs predicted), to `diff` with `tpm2_pcrread` on the machine.
+    #[arg(long, value_name = "FILE")]
+    pcrread_out: Option<PathBuf>,
     /// Format of --log-out: agile, legacy (heap-element file) or container
     /// (TPM 1.2); default: the profile's `log_format`, else agile.
     #[arg(long)]
@@ -372,12 +376,27 @@ fn predict(a: PredictArgs, ctx: &Ctx) -> anyhow::Result<Status> {
             .with_context(|| format!("writing the predicted log as {format:?}"))?;
         write_atomic(out, &bytes)?;
     }
+    if let Some(out) = &a.pcrread_out {
+        write_atomic(out, pcrread_yaml(&p).as_bytes())?;
+    }
     if ctx.json {
         ctx.print_json(&p)?;
     } else {
         print_prediction(&p);
     }
     Ok(Status::Ok)
+}
+
+/// A prediction's values in `tpm2_pcrread`'s YAML: the output of
+/// `tpm2_pcrread sha1:17,18,19+sha256:17,18,19` (for those banks) after the launch.
+pub(crate) fn pcrread_yaml(p: &Prediction) -> String {
+    let mut v = tcg::PcrValues::default();
+    for (pcr, banks) in &p.pcrs {
+        for (alg, value) in banks {
+            v.insert(*alg, *pcr, value.0.clone());
+        }
+    }
+    v.to_pcrread_yaml()
 }
 
 /// How many bytes hashing a module reads, for its progress bar: a gzip stream

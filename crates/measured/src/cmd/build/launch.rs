@@ -15,10 +15,12 @@ use crate::output::Ctx;
 
 /// `pcrs.json` in the bundle.
 pub const PCRS_JSON: &str = "pcrs.json";
+/// The predicted values as `tpm2_pcrread` prints them, to `diff` on the machine.
+pub const PCRS_YAML: &str = "pcrs.yaml";
 /// The predicted TXT event log in the bundle.
 pub const EVENT_LOG: &str = "txt-eventlog.bin";
 
-const PREDICT_STEP_VERSION: u32 = 2;
+const PREDICT_STEP_VERSION: u32 = 3;
 
 /// Bundle-relative names of the image step's kernel and initramfs.
 pub struct BundleRefs {
@@ -57,6 +59,7 @@ pub fn predict_step(
         .file("launch.tboot", &l.tboot.value)
         .bytes("launch.tboot_cmdline", l.tboot_cmdline.clone())
         .produces(PCRS_JSON)
+        .produces(PCRS_YAML)
         .produces(EVENT_LOG);
     step = match &l.policy.value {
         VlPolicy::Default => step.bytes("launch.policy", "default"),
@@ -223,6 +226,10 @@ pub fn predict_step(
             .map_err(|e| spec.error_at(l.line, format!("[launch]: {e}")))?;
         write_new(&dir.join(PCRS_JSON), &pcrs_json(&pred, &sources))?;
         write_new(&dir.join(EVENT_LOG), &event_log(&pred))?;
+        write_new(
+            &dir.join(PCRS_YAML),
+            crate::cmd::drtm::pcrread_yaml(&pred).as_bytes(),
+        )?;
         Ok(())
     })?;
     bar.finish_and_clear();
