@@ -121,8 +121,21 @@ pub struct StepReport {
     pub name: String,
     /// Ran or reused.
     pub outcome: StepOutcome,
+    /// Its inputs, in the order the step declared them.
+    pub inputs: Vec<InputReport>,
     /// Its outputs, bundle-relative.
     pub outputs: BTreeMap<String, OutputRecord>,
+}
+
+/// One input of a step, with the digest its key used.
+#[derive(Debug, Clone)]
+pub struct InputReport {
+    /// The step's label for it (`kernel`, `launch.tboot_cmdline`, ...).
+    pub label: String,
+    /// Where it came from.
+    pub input: Input,
+    /// Its content digest (a directory's: of its tree, see [`StepSpec::dir`]).
+    pub sha256: ContentDigest,
 }
 
 /// Milestones of a build, for progress display and for tests that kill a
@@ -276,7 +289,8 @@ impl BundleBuilder {
             None => reasons.push("new step".to_string()),
             Some(rec) if rec.key == key => match self.take_over(rec)? {
                 None => {
-                    self.finish(spec.name, rec.clone(), StepOutcome::Reused);
+                    let ins = input_reports(&spec, &inputs);
+                    self.finish(spec.name, ins, rec.clone(), StepOutcome::Reused);
                     return Ok(StepOutcome::Reused);
                 }
                 Some(why) => reasons.push(why),
@@ -319,19 +333,32 @@ impl BundleBuilder {
             outputs.insert(rel.clone(), OutputRecord { sha256, size });
         }
         let outcome = StepOutcome::Built { reasons };
+        let ins = input_reports(&spec, &inputs);
         let rec = StepRecord {
             key,
             inputs,
             outputs,
         };
-        self.finish(spec.name, rec, outcome.clone());
+        self.finish(spec.name, ins, rec, outcome.clone());
         Ok(outcome)
     }
 
-    fn finish(&mut self, name: String, rec: StepRecord, outcome: StepOutcome) {
+    /// The steps run or reused so far, in order.
+    pub fn reports(&self) -> &[StepReport] {
+        &self.reports
+    }
+
+    fn finish(
+        &mut self,
+        name: String,
+        inputs: Vec<InputReport>,
+        rec: StepRecord,
+        outcome: StepOutcome,
+    ) {
         self.reports.push(StepReport {
             name: name.clone(),
             outcome,
+            inputs,
             outputs: rec.outputs.clone(),
         });
         self.new.steps.insert(name.clone(), rec);
@@ -441,6 +468,17 @@ impl BundleBuilder {
             files_hashed: self.stat.hashed,
         })
     }
+}
+
+fn input_reports(spec: &StepSpec, digests: &BTreeMap<String, ContentDigest>) -> Vec<InputReport> {
+    spec.inputs
+        .iter()
+        .map(|(label, input)| InputReport {
+            label: label.clone(),
+            input: input.clone(),
+            sha256: digests[label],
+        })
+        .collect()
 }
 
 /// The key of a step: its name, version and input digests, length-prefixed

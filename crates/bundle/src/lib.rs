@@ -30,7 +30,9 @@ mod manifest;
 pub mod spec;
 mod statcache;
 
-pub use builder::{BundleBuilder, Commit, Input, Phase, StepOutcome, StepReport, StepSpec};
+pub use builder::{
+    BundleBuilder, Commit, Input, InputReport, Phase, StepOutcome, StepReport, StepSpec,
+};
 pub use digest::ContentDigest;
 pub use error::BundleError;
 pub use manifest::{MANIFEST_PATH, Manifest, OutputRecord, StepRecord};

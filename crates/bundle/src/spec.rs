@@ -148,6 +148,18 @@ impl FromStr for PcrSelection {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let mut out = BTreeMap::new();
+        let empty = || {
+            format!(
+                "{s:?} selects no PCR: a policy over it would bind the secret to nothing \
+                 (give e.g. sha256:17,18,19)"
+            )
+        };
+        if s.trim().is_empty()
+            || s.split('+')
+                .all(|p| p.split_once(':').is_some_and(|(_, l)| l.trim().is_empty()))
+        {
+            return Err(empty());
+        }
         for part in s.split('+') {
             let (bank, list) = part.split_once(':').ok_or_else(|| {
                 format!("{part:?}: expected BANK:PCR,PCR,... (e.g. sha256:17,18,19)")
@@ -302,7 +314,9 @@ impl BuildSpec {
             line: top_line("kernel"),
             msg,
         })?;
-        let image_toml = toml::to_string(&image).map_err(|e| SpecError::Whole {
+        // Spec-relative paths: the step key must not depend on how the spec
+        // was named on the command line.
+        let image_toml = toml::to_string(&image.recorded_spec()).map_err(|e| SpecError::Whole {
             path: path.to_path_buf(),
             msg: format!("cannot serialise the image part: {e}"),
         })?;
@@ -347,6 +361,12 @@ impl BuildSpec {
             pcrs_line,
             top_lines,
         })
+    }
+
+    /// How records (bundle.json, pcrs.json) name a host input: relative to the spec's
+    /// directory when under it, else absolute (`image::spec::recorded_path`).
+    pub fn recorded(&self, p: &Path) -> String {
+        image::spec::recorded_path(self.path.parent().unwrap_or(Path::new("")), p)
     }
 
     /// The line of a top-level key (1 when absent).

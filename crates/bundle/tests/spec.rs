@@ -185,6 +185,16 @@ fn bad_pcr_selection_names_its_line() {
 }
 
 #[test]
+fn empty_pcr_selection_is_refused_with_its_line() {
+    let d = Dir::new();
+    for sel in ["", "sha256:", "sha1:+sha256:"] {
+        let (line, msg) = d.err_line(&format!("{IMAGE}[policy]\npcrs = \"{sel}\"\n"));
+        assert_eq!(line, 6, "{msg}");
+        assert!(msg.contains("selects no PCR"), "{sel:?}: {msg}");
+    }
+}
+
+#[test]
 fn launch_without_modules_is_an_error() {
     let d = Dir::new();
     let text = format!("{IMAGE}{LAUNCH}");

@@ -655,13 +655,19 @@ pub fn build_into(
         },
     )?;
     outputs.sort_by(|a, b| a.path.cmp(&b.path));
+    // Records name inputs relative to the spec: the same spec gives the same
+    // bundle.json however it was named on the command line.
+    let mut inputs = inputs;
+    for r in &mut inputs {
+        r.path = spec.recorded(Path::new(&r.path));
+    }
     let report = BundleReport {
         name: spec.name.clone(),
         kernel_release: release,
         init_system,
         initramfs_modules,
         module_index: modules.map(|m| m.index_files).unwrap_or_default(),
-        spec: spec.clone(),
+        spec: spec.recorded_spec(),
         inputs,
         outputs,
     };

@@ -112,6 +112,10 @@ pub struct Spec {
     pub uuid: Option<String>,
     /// dom0 directory the disk and kernel live in (default `/storage/<name>`).
     pub dom0_dir: Option<String>,
+    /// The directory relative paths were resolved against (the spec's), set by
+    /// [`Spec::rebase`]; records name inputs relative to it.
+    #[serde(skip)]
+    pub base: Option<PathBuf>,
 }
 
 fn default_root_modules() -> Vec<String> {
@@ -166,6 +170,7 @@ impl Spec {
 
     /// Make relative input paths relative to `base`.
     pub fn rebase(&mut self, base: &Path) {
+        self.base = Some(base.to_path_buf());
         let fix = |p: &mut PathBuf| {
             if p.is_relative() {
                 *p = base.join(&*p);
@@ -179,6 +184,30 @@ impl Spec {
         {
             fix(p);
         }
+    }
+
+    /// How a record (bundle.json, pcrs.json) names the input at `p`: see [`recorded_path`].
+    pub fn recorded(&self, p: &Path) -> String {
+        match &self.base {
+            Some(b) => recorded_path(b, p),
+            None => p.display().to_string(),
+        }
+    }
+
+    /// This spec with its input paths as records name them (relative to the spec), so a
+    /// record does not depend on how the spec was named on the command line.
+    pub fn recorded_spec(&self) -> Spec {
+        let mut s = self.clone();
+        let fix = |p: &mut PathBuf| *p = PathBuf::from(self.recorded(p));
+        fix(&mut s.rootfs);
+        fix(&mut s.kernel);
+        for p in [&mut s.modules, &mut s.initrd, &mut s.busybox]
+            .into_iter()
+            .flatten()
+        {
+            fix(p);
+        }
+        s
     }
 
     /// Check values the type system does not, before anything is written:
@@ -201,15 +230,18 @@ impl Spec {
                 })?;
             }
         }
-        self.vm_def(None, self.initrd.is_some() || self.initramfs != InitramfsMode::Never)
-            .validate()
-            .map_err(|e| {
-                let vmdef::VmDefError::BadField { field, .. } = &e;
-                ImageError::Field {
-                    field: spec_field_of(field),
-                    msg: e.to_string(),
-                }
-            })?;
+        self.vm_def(
+            None,
+            self.initrd.is_some() || self.initramfs != InitramfsMode::Never,
+        )
+        .validate()
+        .map_err(|e| {
+            let vmdef::VmDefError::BadField { field, .. } = &e;
+            ImageError::Field {
+                field: spec_field_of(field),
+                msg: e.to_string(),
+            }
+        })?;
         if !matches!(self.fs_type.as_str(), "ext2" | "ext3" | "ext4") {
             return Err(field("fs_type", "expected ext2, ext3 or ext4"));
         }
@@ -352,5 +384,49 @@ mod tests {
         assert_eq!(s.fs_type, "ext3");
         assert_eq!(s.uuid(), s.uuid());
         s.validate().unwrap();
+    }
+}
+
+/// The path a record gives an input at `p` that a spec in directory `base` named: relative to
+/// `base` when `p` is under it (lexically, so `../x` stays `../x`), else absolute. The same
+/// spec named by a relative or an absolute path gives the same record.
+pub fn recorded_path(base: &Path, p: &Path) -> String {
+    let abs = |x: &Path| -> PathBuf {
+        if x.as_os_str().is_empty() {
+            return std::env::current_dir().unwrap_or_default();
+        }
+        std::path::absolute(x).unwrap_or_else(|_| x.to_path_buf())
+    };
+    let (b, a) = (abs(base), abs(p));
+    if let Ok(r) = a.strip_prefix(&b)
+        && !r.as_os_str().is_empty()
+    {
+        return r.display().to_string();
+    }
+    a.display().to_string()
+}
+
+#[cfg(test)]
+mod recorded_tests {
+    use super::*;
+
+    #[test]
+    fn recorded_paths_do_not_depend_on_how_the_spec_was_named() {
+        let cwd = std::env::current_dir().unwrap();
+        for (base, p, want) in [
+            ("examples", "examples/launch/a.bin", "launch/a.bin"),
+            ("examples", "examples/../target/k", "../target/k"),
+            ("", "rootfs", "rootfs"),
+            ("examples", "/boot/tboot.gz", "/boot/tboot.gz"),
+        ] {
+            assert_eq!(recorded_path(Path::new(base), Path::new(p)), want);
+            let abs_base = cwd.join(base);
+            let abs_p = if p.starts_with('/') {
+                PathBuf::from(p)
+            } else {
+                cwd.join(p)
+            };
+            assert_eq!(recorded_path(&abs_base, &abs_p), want, "{base} {p}");
+        }
     }
 }

@@ -30,7 +30,11 @@ pub struct Cli {
     command: Command,
 }
 
+// Deferred: each subcommand's arguments are defined only when it is the one
+// invoked, so a run builds one branch of the command tree, not all of it (start-up
+// cost matters for `log replay` run once per log).
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 enum Command {
     /// VHD disk images: create, convert, inspect, check.
     #[command(subcommand)]
@@ -57,10 +61,19 @@ enum Command {
         /// The shell to complete for.
         shell: clap_complete::Shell,
     },
+    /// Write a man page per command (measured.1, measured-vhd-create.1, ...) into DIR,
+    /// e.g. `measured manpages /usr/local/share/man/man1`.
+    Manpages {
+        /// Where to write the pages (created if missing).
+        dir: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return output::argument_error(e),
+    };
     let ctx = output::Ctx::new(cli.json, cli.progress, cli.quiet);
     let result = match cli.command {
         Command::Vhd(c) => cmd::vhd::run(c, &ctx),
@@ -77,6 +90,16 @@ fn main() -> ExitCode {
             output::write_stdout_bytes(&script);
             Ok(exit::Status::Ok)
         }
+        Command::Manpages { dir } => cmd::manpages::write_all(Cli::command(), &dir).map(|pages| {
+            if ctx.json {
+                outln!("{}", serde_json::json!({ "pages": pages }));
+            } else {
+                for p in pages {
+                    outln!("{}", p.display());
+                }
+            }
+            exit::Status::Ok
+        }),
     };
     let failed = result.is_err();
     let code = match result {

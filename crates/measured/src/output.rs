@@ -22,15 +22,29 @@ pub struct Ctx {
     /// Print JSON instead of text.
     pub json: bool,
     show_progress: bool,
+    /// `-p` on a stderr that is not a terminal: draw anyway.
+    forced: bool,
 }
 
 impl Ctx {
     /// Progress shows on a terminal unless `quiet`, or anywhere when `force`d.
     pub fn new(json: bool, force: bool, quiet: bool) -> Self {
-        let show_progress = !quiet && (force || std::io::stderr().is_terminal());
+        let tty = std::io::stderr().is_terminal();
+        let show_progress = !quiet && (force || tty);
         Ctx {
             json,
             show_progress,
+            forced: show_progress && !tty,
+        }
+    }
+
+    /// Where bars draw: stderr. indicatif hides a terminal target that is not a
+    /// terminal, so a forced bar draws through the terminal-like interface instead.
+    fn target(&self) -> ProgressDrawTarget {
+        if self.forced {
+            ProgressDrawTarget::term_like_with_hz(Box::new(console::Term::stderr()), 20)
+        } else {
+            ProgressDrawTarget::stderr()
         }
     }
 
@@ -40,16 +54,33 @@ impl Ctx {
         if !self.show_progress {
             return ProgressBar::hidden();
         }
-        let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-        pb.set_style(
-            ProgressStyle::with_template(
+        // A total of 0 means "unknown": count bytes without a total or an eta
+        // (never "5 MiB/0 B").
+        let (len, template) = if total == 0 {
+            (None, "{msg:>12} {spinner} {bytes} {bytes_per_sec}")
+        } else {
+            (
+                Some(total),
                 "{msg:>12} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
             )
-            .expect("static template")
-            .progress_chars("=> "),
+        };
+        let pb = ProgressBar::with_draw_target(len, self.target());
+        pb.set_style(
+            ProgressStyle::with_template(template)
+                .expect("static template")
+                .progress_chars("=> "),
         );
         pb.set_message(msg.to_string());
         pb
+    }
+
+    /// The style of a byte bar whose total is known (for a bar made before its total was).
+    pub fn bytes_style(&self) -> ProgressStyle {
+        ProgressStyle::with_template(
+            "{msg:>12} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .expect("static template")
+        .progress_chars("=> ")
     }
 
     /// A step counter progress bar, hidden when progress is off.
@@ -58,7 +89,7 @@ impl Ctx {
         if !self.show_progress {
             return ProgressBar::hidden();
         }
-        let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        let pb = ProgressBar::with_draw_target(Some(total), self.target());
         pb.set_style(
             ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} {wide_msg}")
                 .expect("static template")
@@ -174,6 +205,14 @@ macro_rules! outln {
     };
 }
 
+/// Print to standard output without a newline, like `print!` (see [`outln!`]).
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::write_stdout(format_args!($($arg)*))
+    };
+}
+
 /// Write to standard output. A closed pipe ends the process by SIGPIPE
 /// (silently, as `cat` does); another error is kept for [`finish_stdout`]
 /// and later writes are skipped.
@@ -244,4 +283,37 @@ pub fn finish_stdout() -> Option<std::io::Error> {
 /// report it; `eprintln!` would panic).
 pub fn write_stderr(args: std::fmt::Arguments<'_>) {
     let _ = std::io::stderr().lock().write_fmt(args);
+}
+
+/// A command line clap refused (or `--help`/`--version`, which it prints as usual).
+/// With `--json` anywhere on the line, the error is JSON on stdout like every other
+/// error (`{"error", "causes", "exit"}`), exit 2.
+pub fn argument_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let json = std::env::args_os().skip(1).any(|a| a == "--json");
+    let shown = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if !json || shown {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    // The message is everything before the usage block, on one line.
+    let head = text.split("\n\n").next().unwrap_or("");
+    let msg = head
+        .trim_start_matches("error: ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let v = serde_json::json!({
+        "error": msg,
+        "causes": [msg],
+        "usage": text.trim_end(),
+        "exit": exit::BAD_INPUT,
+    });
+    outln!("{v}");
+    ExitCode::from(exit::BAD_INPUT)
 }

@@ -160,7 +160,8 @@ fn bundle_has_image_pcrs_policy_and_log_that_tpm2_tools_agree_with() {
         [
             ("image".into(), true),
             ("predict".into(), true),
-            ("policy".into(), true)
+            ("policy".into(), true),
+            ("record".into(), true)
         ]
     );
     let out = f.out();
@@ -170,6 +171,7 @@ fn bundle_has_image_pcrs_policy_and_log_that_tpm2_tools_agree_with() {
         "svc.xml",
         "bundle.json",
         "pcrs.json",
+        "pcrs.yaml",
         "txt-eventlog.bin",
         "policy/policy.digest",
         "policy/pcr-values.bin",
@@ -210,33 +212,44 @@ fn bundle_has_image_pcrs_policy_and_log_that_tpm2_tools_agree_with() {
     let log = run_tool(Command::new("tpm2_eventlog").arg(out.join("txt-eventlog.bin")));
     for bank in ["sha1", "sha256"] {
         for pcr in ["17", "18"] {
-            let v = pcrs["pcrs"][pcr][bank]["value"].as_str().unwrap();
+            let v = pcrs["pcrs"][pcr][bank].as_str().unwrap();
             assert!(
                 log.to_lowercase().contains(&format!("0x{v}")),
                 "tpm2_eventlog does not show {bank} PCR{pcr} = {v}:\n{log}"
             );
         }
     }
-    // Every event names its input file and that file's sha256.
-    let ev = &pcrs["pcrs"]["17"]["sha256"]["events"];
-    let module = ev
+    // Every event names its source, and each source its input file and sha256.
+    let module = pcrs["events"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| {
-            e["file"]
-                .as_str()
-                .unwrap_or("")
-                .starts_with("bundle:vmlinuz-")
-        })
+        .find(|e| e["source"].as_str().unwrap_or("").starts_with("vmlinuz-"))
         .expect("the kernel module event");
+    let input = &pcrs["inputs"][module["source"].as_str().unwrap()];
+    assert!(
+        input["file"]
+            .as_str()
+            .unwrap()
+            .starts_with("bundle:vmlinuz-"),
+        "{input}"
+    );
     let kernel_sha = bundle::ContentDigest::of_bytes(&fake_kernel(0x5a)).to_hex();
-    assert_eq!(module["file_sha256"].as_str().unwrap(), kernel_sha);
+    assert_eq!(input["sha256"].as_str().unwrap(), kernel_sha);
+    for e in pcrs["events"].as_array().unwrap() {
+        for src in e["source"].as_str().unwrap().split('+') {
+            let i = &pcrs["inputs"][src];
+            assert!(
+                i["sha256"].is_string() || i["file"] == "builtin:tboot",
+                "source {src} has no input record"
+            );
+        }
+    }
     // The values file is the selected PCRs in order.
     let vals = std::fs::read(out.join("policy/pcr-values.bin")).unwrap();
     let mut want = Vec::new();
     for pcr in ["17", "18", "19"] {
-        want.extend(hex::decode(pcrs["pcrs"][pcr]["sha256"]["value"].as_str().unwrap()).unwrap());
+        want.extend(hex::decode(pcrs["pcrs"][pcr]["sha256"].as_str().unwrap()).unwrap());
     }
     assert_eq!(vals, want);
 }
@@ -253,7 +266,8 @@ fn second_run_does_no_work_and_changed_cmdline_redoes_only_its_dependents() {
         [
             ("image".into(), false),
             ("predict".into(), false),
-            ("policy".into(), false)
+            ("policy".into(), false),
+            ("record".into(), false)
         ]
     );
 
@@ -267,7 +281,8 @@ fn second_run_does_no_work_and_changed_cmdline_redoes_only_its_dependents() {
         [
             ("image".into(), false),
             ("predict".into(), true),
-            ("policy".into(), true)
+            ("policy".into(), true),
+            ("record".into(), true)
         ]
     );
     assert_eq!(
@@ -435,4 +450,347 @@ fn sigkill_during_build_keeps_the_previous_bundle() {
         .filter(|n| n.contains("staging"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+fn run_bin(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn os<S: AsRef<std::ffi::OsStr> + ?Sized>(s: &S) -> &std::ffi::OsStr {
+    s.as_ref()
+}
+
+#[test]
+fn pcrs_json_is_drtm_predict_json_for_the_same_launch() {
+    let f = Fixture::new();
+    f.build();
+    let out = f.out();
+    let pcrs: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("pcrs.json")).unwrap()).unwrap();
+    let kernel = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("vmlinuz-")
+        })
+        .unwrap();
+    let module = format!("{}:console=hvc0 root=/dev/xvda rw", kernel.display());
+    let platform = repo().join("examples/launch/platform.toml");
+    let sinit = f.path().join("sinit.bin");
+    let yaml = f.path().join("predicted.yaml");
+    let o = run_bin(&[
+        os("--json"),
+        os("drtm"),
+        os("predict"),
+        os("--profile"),
+        platform.as_os_str(),
+        os("--acm"),
+        sinit.as_os_str(),
+        os("--tboot"),
+        os("/boot/tboot.gz"),
+        os("--tboot-cmdline"),
+        os("logging=serial,memory"),
+        os("--module"),
+        os(&module),
+        os("--pcrread-out"),
+        yaml.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let predicted: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // The tpm2_pcrread form of the same values (the launch test diffs it with
+    // tpm2_pcrread's own output: docs/build.md).
+    assert_eq!(
+        std::fs::read(&yaml).unwrap(),
+        std::fs::read(out.join("pcrs.yaml")).unwrap()
+    );
+    assert!(
+        std::fs::read_to_string(&yaml)
+            .unwrap()
+            .starts_with("  sha1:\n    17: 0x")
+    );
+    let mut bundle = pcrs.as_object().unwrap().clone();
+    assert!(
+        bundle.remove("inputs").is_some(),
+        "pcrs.json names its inputs"
+    );
+    assert_eq!(
+        serde_json::Value::Object(bundle),
+        predicted,
+        "pcrs.json is predict --json plus `inputs`"
+    );
+}
+
+#[test]
+fn bundle_pcrs_json_is_taken_by_every_command_that_reads_pcr_values() {
+    let f = Fixture::new();
+    f.build();
+    let out = f.out();
+    let pcrs = out.join("pcrs.json");
+    let log = out.join("txt-eventlog.bin");
+    let text = |o: &Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    // policy pcr: the bundle's own policy digest, from pcrs.json with -l.
+    let o = run_bin(&[
+        os("policy"),
+        os("pcr"),
+        os("--pcrs"),
+        pcrs.as_os_str(),
+        os("-l"),
+        os("sha256:17,18,19"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        std::fs::read_to_string(out.join("policy/policy.digest.hex")).unwrap()
+    );
+    // policy tpm12, both selection spellings.
+    for sel in ["17,18,19", "sha1:17,18,19"] {
+        let o = run_bin(&[
+            os("policy"),
+            os("tpm12"),
+            os("--pcrs"),
+            pcrs.as_os_str(),
+            os("--select"),
+            os(sel),
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            std::fs::read_to_string(out.join("policy/digest-at-release.sha1.hex")).unwrap()
+        );
+    }
+    // drtm diff: the prediction against its own predicted log agrees.
+    let o = run_bin(&[os("drtm"), os("diff"), pcrs.as_os_str(), log.as_os_str()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("agree"), "{}", text(&o));
+    // drtm replay --verify and log replay --verify: the log gives pcrs.json's values.
+    for args in [
+        vec![
+            os("drtm"),
+            os("replay"),
+            log.as_os_str(),
+            os("--verify"),
+            pcrs.as_os_str(),
+        ],
+        vec![
+            os("log"),
+            os("replay"),
+            log.as_os_str(),
+            os("--verify"),
+            pcrs.as_os_str(),
+        ],
+    ] {
+        let o = run_bin(&args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o));
+    }
+    // A tampered value is refused by the same readers.
+    let doc = std::fs::read_to_string(&pcrs).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    let p17 = v["pcrs"]["17"]["sha256"].as_str().unwrap();
+    let bad = f.path().join("bad-pcrs.json");
+    std::fs::write(&bad, doc.replace(p17, &"0".repeat(64))).unwrap();
+    let o = run_bin(&[
+        os("drtm"),
+        os("replay"),
+        log.as_os_str(),
+        os("--verify"),
+        bad.as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    // The forms accepted before still are: bank-first JSON and tpm2_pcrread YAML.
+    let mut bank_first = serde_json::Map::new();
+    let mut yaml = String::from("  sha256:\n");
+    for pcr in ["17", "18", "19"] {
+        let h = v["pcrs"][pcr]["sha256"].as_str().unwrap();
+        bank_first.insert(pcr.into(), h.into());
+        yaml.push_str(&format!("    {pcr}: 0x{}\n", h.to_uppercase()));
+    }
+    let bf = f.path().join("bank-first.json");
+    std::fs::write(&bf, serde_json::json!({ "sha256": bank_first }).to_string()).unwrap();
+    let y = f.path().join("pcrread.yaml");
+    std::fs::write(&y, yaml).unwrap();
+    for file in [&bf, &y] {
+        let o = run_bin(&[
+            os("policy"),
+            os("pcr"),
+            os("--pcrs"),
+            file.as_os_str(),
+            os("--select"),
+            os("sha256:17,18,19"),
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            std::fs::read_to_string(out.join("policy/policy.digest.hex")).unwrap()
+        );
+        let o = run_bin(&[
+            os("drtm"),
+            os("replay"),
+            log.as_os_str(),
+            os("--verify"),
+            file.as_os_str(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+    // drtm diff needs events: PCR values alone are refused with a reason.
+    let o = run_bin(&[os("drtm"), os("diff"), bf.as_os_str(), log.as_os_str()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("without events"), "{}", text(&o));
+}
+
+#[test]
+fn bundle_json_records_every_input_and_output_of_every_step() {
+    let f = Fixture::new();
+    f.build();
+    let out = f.out();
+    let bj: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("bundle.json")).unwrap()).unwrap();
+    let steps: Vec<&str> = bj["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["image", "predict", "policy"]);
+    // Every file in the bundle but the record itself is an output, with its sha256.
+    let outputs = bj["outputs"].as_array().unwrap();
+    for (rel, bytes) in tree_files(&out) {
+        if rel == "bundle.json" || rel.starts_with(".measured/") {
+            continue;
+        }
+        let rec = outputs
+            .iter()
+            .find(|o| o["path"] == rel.as_str())
+            .unwrap_or_else(|| panic!("{rel} is not recorded"));
+        assert_eq!(
+            rec["sha256"].as_str().unwrap(),
+            bundle::ContentDigest::of_bytes(&bytes).to_hex(),
+            "{rel}"
+        );
+        assert_eq!(rec["size"].as_u64().unwrap(), bytes.len() as u64);
+    }
+    // Host inputs of every step, named relative to the spec (absolute outside it).
+    let inputs = bj["inputs"].as_array().unwrap();
+    let sha_of = |p: &str| {
+        inputs
+            .iter()
+            .find(|i| i["path"] == p)
+            .unwrap_or_else(|| panic!("input {p} missing: {inputs:?}"))["sha256"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let file_sha = |p: &Path| bundle::ContentDigest::of_bytes(&std::fs::read(p).unwrap()).to_hex();
+    assert_eq!(sha_of("sinit.bin"), file_sha(&f.path().join("sinit.bin")));
+    assert_eq!(sha_of("bzImage"), file_sha(&f.path().join("bzImage")));
+    assert_eq!(
+        sha_of("/boot/tboot.gz"),
+        file_sha(Path::new("/boot/tboot.gz"))
+    );
+    let platform = repo().join("examples/launch/platform.toml");
+    assert_eq!(
+        sha_of(
+            &std::path::absolute(&platform)
+                .unwrap()
+                .display()
+                .to_string()
+        ),
+        file_sha(&platform)
+    );
+    sha_of("rootfs");
+    // Each step lists its labelled inputs and its outputs.
+    let predict = &bj["steps"][1];
+    let labels: Vec<&str> = predict["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["label"].as_str().unwrap())
+        .collect();
+    for l in [
+        "launch.platform",
+        "launch.sinit",
+        "launch.tboot",
+        "launch.tboot_cmdline",
+    ] {
+        assert!(labels.contains(&l), "{labels:?}");
+    }
+    let outs: Vec<&str> = predict["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(outs, ["pcrs.json", "pcrs.yaml", "txt-eventlog.bin"]);
+    assert_eq!(bj["spec"]["rootfs"], "rootfs");
+    assert_eq!(bj["launch"]["sinit"], "sinit.bin");
+}
+
+#[test]
+fn naming_the_spec_by_absolute_or_relative_path_gives_the_same_bytes() {
+    let f = Fixture::new();
+    let build = |spec: &Path, out: &str| {
+        let o = Command::new(BIN)
+            .current_dir(f.path())
+            .arg("build")
+            .arg(spec)
+            .arg("--out")
+            .arg(out)
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        tree_files(&f.path().join(out))
+    };
+    let rel = build(Path::new("spec.toml"), "rel/svc");
+    let abs = build(&f.spec(), "abs/svc");
+    assert_eq!(
+        rel.iter().map(|x| &x.0).collect::<Vec<_>>(),
+        abs.iter().map(|x| &x.0).collect::<Vec<_>>()
+    );
+    let differ: Vec<&String> = rel
+        .iter()
+        .zip(&abs)
+        .filter(|(x, y)| x.1 != y.1)
+        .map(|(x, _)| &x.0)
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "{differ:?} depend on how the spec was named"
+    );
+    // A rebuild through the other name reuses every step.
+    let o = Command::new(BIN)
+        .current_dir(f.path())
+        .args(["--json", "build", "spec.toml", "--out", "abs/svc"])
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .unwrap();
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["replaced"], false, "{r}");
+}
+
+#[test]
+fn forced_progress_of_a_build_never_shows_a_zero_total() {
+    let f = Fixture::new();
+    let o = Command::new(BIN)
+        .arg("-p")
+        .arg("build")
+        .arg(f.spec())
+        .arg("--out")
+        .arg(f.out())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("predict"), "the predict bar was drawn: {err}");
+    assert!(err.contains("image"), "{err}");
+    assert!(!err.contains("/0 B"), "a bar with a zero total: {err}");
 }

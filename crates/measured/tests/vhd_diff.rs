@@ -94,8 +94,9 @@ fn differencing_child_reads_its_sectors_and_the_parent_elsewhere() {
     // info shows the chain.
     let info = ok(measured().args(["vhd", "info", "--json"]).arg(&child));
     let v: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
-    assert_eq!(v["disk_type"], "differencing");
-    assert_eq!(v["parent"]["disk_type"], "dynamic");
+    assert_eq!(v["vhd"]["disk-type"], "differencing");
+    assert_eq!(v["backing-image"]["vhd"]["disk-type"], "dynamic");
+    assert_eq!(v["backing-filename"], v["backing-image"]["filename"]);
 
     // A parent with another unique id is refused with a named error.
     let mut f2 = Footer::decode(&std::fs::read(&parent).unwrap()[..512].try_into().unwrap());

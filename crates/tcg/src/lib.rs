@@ -2,6 +2,7 @@
 //! replay and policy digests.
 
 pub mod alg;
+pub mod ccel;
 pub mod hashfile;
 pub mod log;
 pub mod pcr;

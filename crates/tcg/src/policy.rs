@@ -22,6 +22,12 @@ pub enum PolicyError {
     /// A selection string is not `alg:n,n,...[+alg:...]`.
     #[error("bad PCR selection {0:?}: expected e.g. sha256:0,2,4+sha1:7 with PCRs 0-23")]
     BadSelection(String),
+    /// A selection names no PCR: a policy over it binds nothing.
+    #[error(
+        "PCR selection {0:?} selects no PCR: a policy over it would bind the secret to nothing \
+         (give e.g. sha256:17,18,19)"
+    )]
+    EmptySelection(String),
     /// A selected PCR has no value.
     #[error("no value for {alg} PCR{pcr}")]
     MissingValue {
@@ -64,27 +70,43 @@ pub struct PcrSelection {
 
 impl FromStr for PcrSelection {
     type Err = PolicyError;
-    /// Parse the tpm2-tools syntax `sha256:0,2,4+sha1:7`.
+    /// Parse the tpm2-tools syntax `sha256:0,2,4+sha1:7` (also `sha256:all`, indices in
+    /// decimal or `0x` hex). A selection of no PCR at all is refused.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || PolicyError::BadSelection(s.to_string());
-        let mut banks = Vec::new();
+        if s.trim().is_empty() {
+            return Err(PolicyError::EmptySelection(s.to_string()));
+        }
+        let mut banks: Vec<(HashAlg, Vec<u32>)> = Vec::new();
         for part in s.split('+') {
             let (a, list) = part.split_once(':').ok_or_else(bad)?;
             let alg: HashAlg = a.trim().parse().map_err(|_| bad())?;
             let mut pcrs = Vec::new();
-            for n in list.split(',') {
-                let p: u32 = n.trim().parse().map_err(|_| bad())?;
-                if p >= 24 {
-                    return Err(bad());
+            let list = list.trim();
+            if list == "all" {
+                pcrs.extend(0..24);
+            } else if !list.is_empty() && list != "none" {
+                for n in list.split(',') {
+                    let n = n.trim();
+                    let p = match n.strip_prefix("0x").or_else(|| n.strip_prefix("0X")) {
+                        Some(h) => u32::from_str_radix(h, 16),
+                        None => n.parse(),
+                    }
+                    .map_err(|_| bad())?;
+                    if p >= 24 {
+                        return Err(bad());
+                    }
+                    pcrs.push(p);
                 }
-                pcrs.push(p);
             }
             pcrs.sort_unstable();
             pcrs.dedup();
+            // Kept as given, empty banks and repeats too: the marshalled
+            // TPML_PCR_SELECTION must be the one tpm2-tools builds from the same text.
             banks.push((alg, pcrs));
         }
-        if banks.is_empty() {
-            return Err(bad());
+        if banks.iter().all(|(_, p)| p.is_empty()) {
+            return Err(PolicyError::EmptySelection(s.to_string()));
         }
         Ok(PcrSelection { banks })
     }
@@ -318,7 +340,28 @@ mod tests {
             vec![0, 0, 0, 2, 0, 0x0B, 3, 0x95, 0, 0, 0, 0x04, 3, 0, 0, 1]
         );
         assert!("sha256:24".parse::<PcrSelection>().is_err());
+        assert_eq!(
+            "sha256:0x11,18,19".parse::<PcrSelection>().unwrap(),
+            "sha256:17,18,19".parse().unwrap()
+        );
+        assert_eq!(
+            "sha1:all".parse::<PcrSelection>().unwrap().banks[0].1,
+            (0..24).collect::<Vec<u32>>()
+        );
         assert!("sha999:1".parse::<PcrSelection>().is_err());
+    }
+
+    #[test]
+    fn empty_selection_is_refused_not_a_policy_over_nothing() {
+        for s in ["", " ", "sha256:", "sha256:none", "sha1:+sha256:"] {
+            assert!(
+                matches!(
+                    s.parse::<PcrSelection>(),
+                    Err(PolicyError::EmptySelection(_))
+                ),
+                "{s:?} was accepted"
+            );
+        }
     }
 
     #[test]

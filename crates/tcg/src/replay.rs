@@ -86,6 +86,9 @@ pub struct Replay {
     pub mismatches: Vec<DigestMismatch>,
     /// For each bank and PCR: the value before the first extend, then `(event, value after)`.
     pub history: BTreeMap<(HashAlg, u32), PcrHistory>,
+    /// Banks the header declares but no event carries a digest for: their values are
+    /// only start values, never evidence of anything.
+    pub banks_without_events: Vec<HashAlg>,
 }
 
 impl Replay {
@@ -134,7 +137,9 @@ fn is_ucs2_ipl(ev: &Event) -> bool {
         && ev.data[0] != 0
 }
 
-fn payload_matches(ev: &Event, alg: HashAlg, logged: &[u8]) -> Option<Vec<u8>> {
+/// `None` when `logged` is a digest of the event's payload in a form firmware
+/// produces, else the digest of the whole payload (for the report).
+fn payload_matches(ev: &Event, alg: HashAlg, logged: &[u8], sha1_log: bool) -> Option<Vec<u8>> {
     let full = alg.digest(&ev.data);
     if full == logged {
         return None;
@@ -144,12 +149,17 @@ fn payload_matches(ev: &Event, alg: HashAlg, logged: &[u8]) -> Option<Vec<u8>> {
     if trimmed.len() != ev.data.len() && alg.digest(trimmed) == logged {
         return None;
     }
-    // EDK2 measures only VariableData for boot variables; both forms are accepted.
-    if matches!(
+    // Variable events whose digest is of VariableData alone: EDK2's boot variables
+    // (both forms are accepted), and every variable of a TPM 1.2 (SHA1-format) log:
+    // the TCG EFI Platform spec for TPM 1.2 predates the rule that the digest covers
+    // the whole UEFI_VARIABLE_DATA, and tpm2_eventlog checks no digest of such a log.
+    // In a crypto-agile log, EV_EFI_VARIABLE_DRIVER_CONFIG must hash the whole
+    // structure, as tpm2_eventlog and the PC Client PFP require.
+    let data_only_allowed = matches!(
         ev.event_type,
         EventType::EfiVariableBoot | EventType::EfiVariableBoot2
-    ) && ev.data.len() >= 32
-    {
+    ) || (sha1_log && ev.event_type == EventType::EfiVariableDriverConfig);
+    if data_only_allowed && ev.data.len() >= 32 {
         let nlen = u64::from_le_bytes(ev.data[16..24].try_into().expect("8 bytes")) as usize;
         if let Some(var) = nlen
             .checked_mul(2)
@@ -196,7 +206,10 @@ pub fn replay_with(log: &EventLog, opts: ReplayOptions) -> Replay {
         quirks: Vec::new(),
         mismatches: Vec::new(),
         history: BTreeMap::new(),
+        banks_without_events: Vec::new(),
     };
+    let sha1_log = log.format == crate::log::LogFormat::Sha1;
+    let mut carried: std::collections::BTreeSet<HashAlg> = Default::default();
     let note = |quirks: &mut Vec<AppliedQuirk>, quirk: Quirk, event: usize, detail: String| {
         if !quirks.iter().any(|q| q.quirk == quirk) {
             quirks.push(AppliedQuirk {
@@ -281,6 +294,7 @@ pub fn replay_with(log: &EventLog, opts: ReplayOptions) -> Replay {
                 );
                 continue;
             };
+            carried.insert(alg);
             let Some(bank) = banks.bank_mut(alg) else {
                 continue;
             };
@@ -292,7 +306,7 @@ pub fn replay_with(log: &EventLog, opts: ReplayOptions) -> Replay {
                 .1
                 .push((ev.index, bank.get(pcr).to_vec()));
             if (payload_is_hashed(ev.event_type) || is_ucs2_ipl(ev))
-                && let Some(computed) = payload_matches(ev, alg, &d.digest)
+                && let Some(computed) = payload_matches(ev, alg, &d.digest, sha1_log)
             {
                 out.mismatches.push(DigestMismatch {
                     event: ev.index,
@@ -307,6 +321,11 @@ pub fn replay_with(log: &EventLog, opts: ReplayOptions) -> Replay {
         }
         out.extended_by.entry(ev.pcr).or_default().push(ev.index);
     }
+    out.banks_without_events = algs
+        .iter()
+        .copied()
+        .filter(|a| !carried.contains(a))
+        .collect();
     out.banks = banks;
     out
 }

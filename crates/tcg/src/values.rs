@@ -86,30 +86,65 @@ impl PcrValues {
         Ok(())
     }
 
-    /// Parse the JSON form `{"sha256": {"0": "hex", ...}, ...}`; keys starting with `_`
-    /// are comments.
+    /// Parse PCR values in JSON. One reader for every layout the project writes or takes:
+    ///
+    /// - bank-first `{"sha256": {"17": "hex"}}` (the corpus' `.pcrs.json`, `log replay --json`'s `pcrs`);
+    /// - PCR-first `{"17": {"sha256": "hex"}}` (`drtm predict --json`'s `pcrs`, a bundle's `pcrs.json`);
+    /// - a whole document holding either under `pcrs` (`drtm predict --json`, `pcrs.json`,
+    ///   `log replay --json`); its other keys are ignored;
+    /// - a value may be a hex string (optionally `0x`-prefixed) or an object with a `value` hex string.
+    ///
+    /// Keys starting with `_` are comments.
     pub fn from_json(text: &str, path: &str) -> Result<PcrValues, ValuesError> {
         let v: serde_json::Value =
             serde_json::from_str(text).map_err(|e| bad(path, format!("not JSON: {e}")))?;
-        let obj = v
+        PcrValues::from_json_value(&v, path)
+    }
+
+    /// [`PcrValues::from_json`] over an already parsed document.
+    pub fn from_json_value(v: &serde_json::Value, path: &str) -> Result<PcrValues, ValuesError> {
+        let mut obj = v
             .as_object()
-            .ok_or_else(|| bad(path, "expected a JSON object of banks".into()))?;
-        let mut out = PcrValues::default();
-        for (bank, pcrs) in obj {
-            if bank.starts_with('_') {
-                continue;
-            }
-            let alg: HashAlg = bank.parse().map_err(|e| bad(path, format!("{e}")))?;
-            let pcrs = pcrs
+            .ok_or_else(|| bad(path, "expected a JSON object of PCR values".into()))?;
+        if let Some(inner) = obj.get("pcrs") {
+            obj = inner
                 .as_object()
-                .ok_or_else(|| bad(path, format!("{bank}: expected an object of PCRs")))?;
-            for (k, val) in pcrs {
-                let pcr: u32 = k
+                .ok_or_else(|| bad(path, "\"pcrs\": expected an object of PCR values".into()))?;
+        }
+        let keys: Vec<&String> = obj.keys().filter(|k| !k.starts_with('_')).collect();
+        if keys.is_empty() {
+            return Err(bad(path, "no PCR values in it".into()));
+        }
+        let pcr_first = keys.iter().all(|k| k.parse::<u32>().is_ok());
+        let mut out = PcrValues::default();
+        for (outer, inner) in obj.iter().filter(|(k, _)| !k.starts_with('_')) {
+            let inner = inner.as_object().ok_or_else(|| {
+                bad(
+                    path,
+                    if pcr_first {
+                        format!("PCR {outer}: expected an object of banks (\"sha256\": hex)")
+                    } else {
+                        format!("{outer}: expected an object of PCRs (\"17\": hex)")
+                    },
+                )
+            })?;
+            for (k, val) in inner.iter().filter(|(k, _)| !k.starts_with('_')) {
+                let (bank, pcr) = if pcr_first { (k, outer) } else { (outer, k) };
+                let alg: HashAlg = bank.parse().map_err(|e| bad(path, format!("{e}")))?;
+                let pcr: u32 = pcr
                     .parse()
-                    .map_err(|_| bad(path, format!("{bank}: {k:?} is not a PCR index")))?;
+                    .map_err(|_| bad(path, format!("{bank}: {pcr:?} is not a PCR index")))?;
                 let s = val
                     .as_str()
-                    .ok_or_else(|| bad(path, format!("{bank} PCR{k}: expected a hex string")))?;
+                    .or_else(|| val.get("value").and_then(|v| v.as_str()))
+                    .ok_or_else(|| {
+                        bad(
+                            path,
+                            format!(
+                                "{bank} PCR{pcr}: expected a hex string (or {{\"value\": hex}})"
+                            ),
+                        )
+                    })?;
                 out.checked_insert(path, alg, pcr, s)?;
             }
         }
@@ -172,20 +207,113 @@ impl PcrValues {
         Ok(out)
     }
 
-    /// Load a file or directory: a directory is sysfs, `{` starts JSON, else pcrread YAML.
+    /// Load a file or directory: a directory is sysfs, `{` starts JSON (any layout
+    /// [`PcrValues::from_json`] reads), else `tpm2_pcrread` / `tpm2_eventlog` YAML.
     pub fn load(path: &Path) -> Result<PcrValues, ValuesError> {
         if path.is_dir() {
             return PcrValues::from_sysfs(path);
         }
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ValuesError::Io {
+        let raw = std::fs::read(path).map_err(|e| ValuesError::Io {
             path: p.clone(),
             source: e,
+        })?;
+        let text = String::from_utf8(raw).map_err(|_| {
+            bad(
+                &p,
+                "binary data, not PCR values (JSON, tpm2_pcrread YAML or a sysfs directory); \
+                 raw concatenated values need a selection (policy pcr --pcrs FILE -l SEL)"
+                    .into(),
+            )
         })?;
         if text.trim_start().starts_with('{') {
             PcrValues::from_json(&text, &p)
         } else {
-            PcrValues::from_pcrread_yaml(&text, &p)
+            let v = PcrValues::from_pcrread_yaml(&text, &p)?;
+            if v.map.is_empty() {
+                return Err(bad(
+                    &p,
+                    "no PCR values found (expected JSON, or YAML with bank lines such as `sha256:` \
+                     followed by `17: 0xHEX` lines)"
+                        .into(),
+                ));
+            }
+            Ok(v)
         }
+    }
+
+    /// The values as `tpm2_pcrread` prints them: per bank a `  sha256:` line, then
+    /// `    N : 0xHEX` lines (upper-case hex, the index padded to two columns).
+    pub fn to_pcrread_yaml(&self) -> String {
+        let mut out = String::new();
+        for (alg, pcrs) in &self.map {
+            out.push_str(&format!("  {}:\n", alg.name()));
+            for (pcr, v) in pcrs {
+                out.push_str(&format!("    {:<2}: 0x{}\n", pcr, hex::encode_upper(v)));
+            }
+        }
+        out
+    }
+
+    /// Keep only the PCRs in `pcrs` (every bank).
+    pub fn retain_pcrs(&mut self, keep: impl Fn(u32) -> bool) {
+        for m in self.map.values_mut() {
+            m.retain(|p, _| keep(*p));
+        }
+        self.map.retain(|_, m| !m.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+    fn want() -> PcrValues {
+        let mut v = PcrValues::default();
+        v.insert(HashAlg::Sha1, 17, hex::decode(A).unwrap());
+        v.insert(HashAlg::Sha256, 18, hex::decode(B).unwrap());
+        v
+    }
+
+    #[test]
+    fn every_json_layout_reads_the_same_values() {
+        for doc in [
+            format!(r#"{{"sha1": {{"17": "{A}"}}, "sha256": {{"18": "0x{B}"}}}}"#),
+            format!(r#"{{"17": {{"sha1": "{A}"}}, "18": {{"sha256": "{B}"}}}}"#),
+            format!(
+                r#"{{"banks": ["sha1"], "pcrs": {{"17": {{"sha1": "{A}"}}, "18": {{"sha256": "{B}"}}}}, "events": []}}"#
+            ),
+            format!(
+                r#"{{"pcrs": {{"17": {{"sha1": {{"value": "{A}", "events": []}}}}, "18": {{"sha256": {{"value": "{B}"}}}}}}}}"#
+            ),
+            format!(
+                r#"{{"_note": "x", "pcrs": {{"sha1": {{"17": "{A}"}}, "sha256": {{"18": "{B}"}}}}}}"#
+            ),
+        ] {
+            assert_eq!(PcrValues::from_json(&doc, "t").unwrap(), want(), "{doc}");
+        }
+    }
+
+    #[test]
+    fn json_errors_name_the_bank_and_pcr() {
+        let e = PcrValues::from_json(r#"{"17": {"sha1": 5}}"#, "f.json").unwrap_err();
+        assert!(e.to_string().contains("sha1 PCR17"), "{e}");
+        let e = PcrValues::from_json(r#"{"pcrs": {}}"#, "f.json").unwrap_err();
+        assert!(e.to_string().contains("no PCR values"), "{e}");
+        let e = PcrValues::from_json(r#"{"sha1": {"17": "abcd"}}"#, "f.json").unwrap_err();
+        assert!(e.to_string().contains("2 bytes, expected 20"), "{e}");
+    }
+
+    #[test]
+    fn pcrread_yaml_round_trips() {
+        let y = want().to_pcrread_yaml();
+        assert!(y.starts_with("  sha1:\n    17: 0xAAAA"), "{y}");
+        assert_eq!(PcrValues::from_pcrread_yaml(&y, "t").unwrap(), want());
+        let mut one = PcrValues::default();
+        one.insert(HashAlg::Sha1, 0, vec![0; 20]);
+        assert!(one.to_pcrread_yaml().contains("\n    0 : 0x0000"));
     }
 }

@@ -26,9 +26,58 @@ pub enum PcrVerdict {
     /// No prefix of the log gives the real value; `parts_at` is the first event whose digest
     /// does not match its payload in this PCR, if any, else the first event of the PCR.
     Differs {
-        /// The event to suspect first, if the log extended this PCR at all.
-        parts_at: Option<usize>,
+        /// The event to suspect first.
+        parts_at: usize,
     },
+    /// The log never extends this PCR in this bank (it may in others), and the real value
+    /// is not the PCR's start value: something the log does not record extended it.
+    NotInLog {
+        /// Banks in which the log does extend this PCR.
+        extended_in: Vec<HashAlg>,
+    },
+    /// The header declares this bank, but no event carries a digest for it: the log
+    /// says nothing about it.
+    BankWithoutEvents,
+    /// The log does not have this bank at all.
+    BankNotInLog,
+}
+
+impl PcrVerdict {
+    /// The verdict in words.
+    pub fn describe(&self, alg: HashAlg, pcr: u32) -> String {
+        match self {
+            PcrVerdict::Match => "match".into(),
+            PcrVerdict::LogHasExtraEvents {
+                matched_through,
+                parts_at,
+            } => format!(
+                "MISMATCH: the TPM matches the log through event {matched_through}; \
+                 events from {parts_at} on never reached the TPM"
+            ),
+            PcrVerdict::TpmSawNoEvents { parts_at } => format!(
+                "MISMATCH: the TPM holds PCR{pcr}'s start value; it saw none of the log's events \
+                 (the first is event {parts_at})"
+            ),
+            PcrVerdict::Differs { parts_at } => format!(
+                "MISMATCH: no prefix of the log gives the TPM's value; first suspect: event {parts_at}"
+            ),
+            PcrVerdict::NotInLog { extended_in } if extended_in.is_empty() => format!(
+                "MISMATCH: the log never extends PCR{pcr}, yet the TPM's value is not its start value"
+            ),
+            PcrVerdict::NotInLog { extended_in } => {
+                let b: Vec<&str> = extended_in.iter().map(|a| a.name()).collect();
+                format!(
+                    "MISMATCH: the log never extends PCR{pcr} in {alg} (only in {}), yet the \
+                     TPM's value is not its start value",
+                    b.join(", ")
+                )
+            }
+            PcrVerdict::BankWithoutEvents => format!(
+                "MISMATCH: the log's header declares {alg}, but no event carries a {alg} digest"
+            ),
+            PcrVerdict::BankNotInLog => format!("MISMATCH: the log has no {alg} bank"),
+        }
+    }
 }
 
 /// One PCR's comparison.
@@ -74,12 +123,20 @@ pub fn verify(replay: &Replay, real: &PcrValues) -> Vec<PcrCheck> {
                         .find(|m| m.pcr == *pcr)
                         .map(|m| m.event)
                         .unwrap_or(steps[0].0);
-                    PcrVerdict::Differs {
-                        parts_at: Some(suspect),
-                    }
+                    PcrVerdict::Differs { parts_at: suspect }
                 }
+            } else if replay.banks_without_events.contains(alg) {
+                PcrVerdict::BankWithoutEvents
+            } else if replay.banks.bank(*alg).is_none() {
+                PcrVerdict::BankNotInLog
             } else {
-                PcrVerdict::Differs { parts_at: None }
+                let extended_in = replay
+                    .history
+                    .keys()
+                    .filter(|(_, p)| p == pcr)
+                    .map(|(a, _)| *a)
+                    .collect();
+                PcrVerdict::NotInLog { extended_in }
             };
             out.push(PcrCheck {
                 alg: *alg,

@@ -88,6 +88,7 @@ fn fuzz_seed_corpus_parses_without_panic() {
         let buf = std::fs::read(f.unwrap().path()).unwrap();
         if let Ok(log) = EventLog::parse(&buf) {
             let _ = replay(&log);
+            let _ = tcg::ccel::replay_rtmrs(&log);
             for e in &log.events {
                 let _ = e.decoded().to_string();
             }
@@ -105,4 +106,28 @@ fn fuzz_seed_corpus_parses_without_panic() {
         n += 1;
     }
     assert!(n >= 10, "{n} seeds");
+}
+
+#[test]
+fn pcr_values_seed_corpus_reads_without_panic() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus/pcr_values");
+    let mut n = 0;
+    for f in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(f.unwrap().path()).unwrap();
+        let json = tcg::PcrValues::from_json(&text, "seed");
+        let yaml = tcg::PcrValues::from_pcrread_yaml(&text, "seed");
+        assert!(
+            json.is_ok() || yaml.is_ok_and(|v| !v.map.is_empty()),
+            "every seed reads"
+        );
+        // Truncated anywhere, no panic.
+        for cut in (0..text.len()).step_by(37) {
+            if text.is_char_boundary(cut) {
+                let _ = tcg::PcrValues::from_json(&text[..cut], "seed");
+                let _ = tcg::PcrValues::from_pcrread_yaml(&text[..cut], "seed");
+            }
+        }
+        n += 1;
+    }
+    assert!(n >= 5, "{n} seeds");
 }

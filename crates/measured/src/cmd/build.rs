@@ -3,6 +3,7 @@
 
 mod launch;
 mod policy;
+mod record;
 
 use std::path::{Path, PathBuf};
 
@@ -20,7 +21,11 @@ use crate::output::Ctx;
 pub const DEFAULT_SPEC: &str = "examples/service-vm.toml";
 
 /// Bump when a step's output for the same inputs changes.
-const IMAGE_STEP_VERSION: u32 = 1;
+const IMAGE_STEP_VERSION: u32 = 2;
+
+/// The image step's own report (what `measured image build` calls
+/// bundle.json); the bundle's `bundle.json` records every step.
+pub const IMAGE_REPORT: &str = "image.json";
 
 /// Arguments of `measured build`.
 #[derive(Args, Debug)]
@@ -68,7 +73,7 @@ pub fn run(args: BuildArgs, ctx: &Ctx) -> anyhow::Result<Status> {
     let epoch = crate::cmd::build_epoch()?;
 
     let mut b = BundleBuilder::open(&out)?;
-    let total = 1 + 2 * u64::from(spec.launch.is_some());
+    let total = 2 + 2 * u64::from(spec.launch.is_some());
     let bar = ctx.steps_bar(total, "build");
     {
         let bar = bar.clone();
@@ -89,6 +94,7 @@ pub fn run(args: BuildArgs, ctx: &Ctx) -> anyhow::Result<Status> {
         launch::predict_step(&mut b, &spec, l, &refs, ctx)?;
         policy::policy_step(&mut b, &spec)?;
     }
+    record::record_step(&mut b, &spec)?;
     let commit = b.commit()?;
     bar.finish_and_clear();
     report(&out, &commit, ctx)?;
@@ -153,6 +159,11 @@ fn image_step(
             };
             spec.error_at(spec.line_of_key(key), e.to_string()).into()
         })?;
+        // In a build bundle, bundle.json is the build's record: the image
+        // step's own record is kept beside it under its own name.
+        let report = dir.join("bundle.json");
+        std::fs::rename(&report, dir.join(IMAGE_REPORT))
+            .with_context(|| format!("moving {}", report.display()))?;
         Ok(())
     })?;
     bar.finish_and_clear();
@@ -182,7 +193,7 @@ fn report(out: &Path, c: &Commit, ctx: &Ctx) -> anyhow::Result<()> {
             sha256: o.sha256.to_hex(),
         })
         .collect();
-    let pcrs: Option<serde_json::Value> = std::fs::read(out.join("pcrs.json"))
+    let pcrs: Option<serde_json::Value> = std::fs::read(out.join(launch::PCRS_JSON))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok());
     let policy_digest = std::fs::read_to_string(out.join(policy::DIGEST_HEX)).ok();
@@ -214,10 +225,7 @@ fn report(out: &Path, c: &Commit, ctx: &Ctx) -> anyhow::Result<()> {
             for (pcr, banks) in map {
                 if let Some(banks) = banks.as_object() {
                     for (bank, v) in banks {
-                        outln!(
-                            "  PCR{pcr:<3} {bank:<7} {}",
-                            v["value"].as_str().unwrap_or("?")
-                        );
+                        outln!("  PCR{pcr:<3} {bank:<7} {}", v.as_str().unwrap_or("?"));
                     }
                 }
             }

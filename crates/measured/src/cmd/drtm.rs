@@ -20,6 +20,7 @@ use crate::output::Ctx;
 
 /// The `drtm` subcommands.
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum DrtmCommand {
     /// Show a SINIT ACM: header, info table, chipset/processor/TPM lists and its measurement.
     Acm {
@@ -103,6 +104,10 @@ pub struct PredictArgs {
     /// Also write the predicted event log here.
     #[arg(long)]
     log_out: Option<PathBuf>,
+    /// Also write the predicted PCR values here as `tpm2_pcrread` prints them (for the
+    /// banks and PCRs predicted), to `diff` with `tpm2_pcrread` on the machine.
+    #[arg(long, value_name = "FILE")]
+    pcrread_out: Option<PathBuf>,
     /// Format of --log-out: agile, legacy (heap-element file) or container
     /// (TPM 1.2); default: the format this launch writes.
     #[arg(long)]
@@ -382,9 +387,8 @@ fn predict(a: PredictArgs, ctx: &Ctx) -> anyhow::Result<Status> {
     for m in &a.modules {
         // FILE:CMDLINE, but a path may itself contain ':' — take the longest existing prefix.
         let (file, cmdline) = split_module(m)?;
-        total += std::fs::metadata(&file)
-            .with_context(|| format!("module {}", file.display()))?
-            .len();
+        total += module_hashed_len(&file, !a.no_decompress)
+            .with_context(|| format!("module {}", file.display()))?;
         modules.push(ModuleInput {
             name: file
                 .file_name()
@@ -429,12 +433,42 @@ fn predict(a: PredictArgs, ctx: &Ctx) -> anyhow::Result<Status> {
             .with_context(|| format!("writing the predicted log as {format:?}"))?;
         write_atomic(out, &bytes)?;
     }
+    if let Some(out) = &a.pcrread_out {
+        write_atomic(out, pcrread_yaml(&p).as_bytes())?;
+    }
     if ctx.json {
         ctx.print_json(&p)?;
     } else {
         print_prediction(&p);
     }
     Ok(Status::Ok)
+}
+
+/// A prediction's values in `tpm2_pcrread`'s YAML: the output of
+/// `tpm2_pcrread sha1:17,18,19+sha256:17,18,19` (for those banks) after the launch.
+pub(crate) fn pcrread_yaml(p: &Prediction) -> String {
+    let mut v = tcg::PcrValues::default();
+    for (pcr, banks) in &p.pcrs {
+        for (alg, value) in banks {
+            v.insert(*alg, *pcr, value.0.clone());
+        }
+    }
+    v.to_pcrread_yaml()
+}
+
+/// How many bytes hashing a module reads, for its progress bar: a gzip stream
+/// the loader decompresses counts its uncompressed size (the trailer's ISIZE).
+pub(crate) fn module_hashed_len(path: &Path, decompress: bool) -> std::io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    let mut magic = [0u8; 2];
+    if decompress && len >= 18 && f.read_exact_at(&mut magic, 0).is_ok() && magic == [0x1f, 0x8b] {
+        let mut isize = [0u8; 4];
+        f.read_exact_at(&mut isize, len - 4)?;
+        return Ok(u64::from(u32::from_le_bytes(isize)));
+    }
+    Ok(len)
 }
 
 fn split_module(spec: &str) -> anyhow::Result<(PathBuf, String)> {

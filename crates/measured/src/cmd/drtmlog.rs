@@ -35,8 +35,9 @@ pub struct LogArgs {
 pub struct ReplayArgs {
     #[command(flatten)]
     log: LogArgs,
-    /// Expected PCR values: JSON (`{"sha256": {"17": "hex"}}`), tpm2_pcrread
-    /// YAML, a sysfs PCR directory, an Intel SecL quote XML or host manifest.
+    /// Expected PCR values: JSON (bank- or PCR-first, a bundle's `pcrs.json`, `drtm
+    /// predict --json` output), tpm2_pcrread YAML, a sysfs PCR directory, an Intel
+    /// SecL quote XML or host manifest.
     #[arg(long)]
     verify: Option<PathBuf>,
     /// How the HASH_START (0x402) digest is read: `auto` recomputes it from
@@ -70,7 +71,8 @@ pub struct CaptureArgs {
 /// Arguments of `measured drtm diff`.
 #[derive(Args, Debug)]
 pub struct DiffArgs {
-    /// The prediction: `drtm predict --json` output, or a predicted log.
+    /// The prediction: a bundle's `pcrs.json`, `drtm predict --json` output, or a
+    /// predicted log.
     predicted: PathBuf,
     /// The real TXT log (any format).
     real: PathBuf,
@@ -369,8 +371,21 @@ pub fn capture(
 fn load_predicted(path: &Path) -> anyhow::Result<Vec<Event>> {
     let b = read(path)?;
     if b.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'{') {
-        let p: txt::Prediction = serde_json::from_slice(&b)
-            .with_context(|| format!("{}: not `drtm predict --json` output", path.display()))?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&b).with_context(|| format!("{}: not JSON", path.display()))?;
+        if v.get("events").is_none() && PcrValues::from_json_value(&v, "").is_ok() {
+            bail!(
+                "{}: PCR values without events; `drtm diff` compares events, so it needs a \
+                 prediction (a bundle's pcrs.json or `drtm predict --json` output) or a predicted log",
+                path.display()
+            );
+        }
+        let p: txt::Prediction = serde_json::from_value(v).with_context(|| {
+            format!(
+                "{}: not a prediction (a bundle's pcrs.json or `drtm predict --json` output)",
+                path.display()
+            )
+        })?;
         return Ok(p.events);
     }
     Ok(txtlog::parse(&b, None)

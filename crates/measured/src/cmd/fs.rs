@@ -15,6 +15,7 @@ use crate::output::Ctx;
 
 /// The `fs` subcommands.
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum FsCommand {
     /// Build an ext2/3/4 image from an ext image, tar archive or directory.
     Build {

@@ -13,6 +13,7 @@ pub(crate) mod disk;
 
 /// The `image` subcommands.
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum ImageCommand {
     /// Build a bootable disk, kernel/initrd and VM definitions into a bundle directory.
     Build(Box<BuildArgs>),

@@ -8,11 +8,12 @@ use tcg::verify::{PcrVerdict, verify};
 use tcg::{EventLog, PcrValues, replay};
 
 use crate::exit::Status;
-use crate::outln;
 use crate::output::Ctx;
+use crate::{out, outln};
 
 /// The `log` subcommands.
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum LogCommand {
     /// Print every event of a log (TCG 1.2 or crypto-agile) with its decoded data.
     Show {
@@ -52,9 +53,10 @@ pub fn run(cmd: LogCommand, ctx: &Ctx) -> anyhow::Result<Status> {
                 "--verify compares one log with one machine's PCRs; give a single log"
             );
             let mut status = Status::Ok;
-            for log in &logs {
-                if logs.len() > 1 && !ctx.json {
-                    outln!("== {}", log.display());
+            for (i, log) in logs.iter().enumerate() {
+                // Several logs: a YAML stream, one document each.
+                if i > 0 && !ctx.json {
+                    outln!("---");
                 }
                 if replay_cmd(log, verify.as_deref(), ctx)? == Status::Found {
                     status = Status::Found;
@@ -110,6 +112,11 @@ fn show(path: &std::path::Path, ctx: &Ctx) -> anyhow::Result<Status> {
         }))?;
         return Ok(Status::Ok);
     }
+    if log.format == tcg::LogFormat::TdxCcel {
+        outln!(
+            "TDX CCEL log (SHA-384): the index column is the CC measurement register, 1-4 = RTMR0-3"
+        );
+    }
     outln!(
         "{:>5} {:>8} {:>3}  {:<34} data",
         "event",
@@ -137,12 +144,71 @@ fn show(path: &std::path::Path, ctx: &Ctx) -> anyhow::Result<Status> {
     Ok(Status::Ok)
 }
 
+/// A YAML double-quoted scalar (JSON's string syntax is valid YAML).
+fn yq(s: &str) -> String {
+    serde_json::to_string(s).expect("strings serialise")
+}
+
+/// The replayed values as `tpm2_eventlog` prints them (`pcrs:`, a bank per key,
+/// `N : 0xHEX` per PCR): what `--verify` and `policy pcr --pcrs` read back.
+fn pcrs_yaml(r: &tcg::Replay) -> String {
+    let mut out = String::from("pcrs:\n");
+    for b in r.banks.banks() {
+        out.push_str(&format!("  {}:\n", b.alg()));
+        for pcr in r.pcrs() {
+            out.push_str(&format!(
+                "    {pcr:<2} : 0x{}\n",
+                hex::encode_upper(b.get(pcr as usize))
+            ));
+        }
+    }
+    out
+}
+
+/// A TDX CCEL log: RTMR0-3, or a clear refusal of what cannot be done with one.
+fn replay_ccel(
+    path: &std::path::Path,
+    log: &EventLog,
+    verify_with: Option<&std::path::Path>,
+    ctx: &Ctx,
+) -> anyhow::Result<Status> {
+    anyhow::ensure!(
+        verify_with.is_none(),
+        "{}: a TDX CCEL log replays into RTMR0-3, not PCRs; --verify compares PCRs \
+         (compare the RTMRs printed here with the TD quote's)",
+        path.display()
+    );
+    let r =
+        tcg::ccel::replay_rtmrs(log).with_context(|| format!("TDX CCEL log {}", path.display()))?;
+    if ctx.json {
+        ctx.print_json(&serde_json::json!({
+            "log": path,
+            "format": log.format,
+            "rtmrs": r.rtmrs.iter().map(hex::encode).collect::<Vec<_>>(),
+            "extended_by": r.extended_by,
+            "ok": true,
+        }))?;
+    } else {
+        outln!("log: {}", yq(&path.display().to_string()));
+        outln!("format: tdx_ccel");
+        outln!("rtmrs:");
+        outln!("  sha384:");
+        for (i, v) in r.rtmrs.iter().enumerate() {
+            outln!("    {i}  : 0x{}", hex::encode_upper(v));
+        }
+    }
+    Ok(Status::Ok)
+}
+
 fn replay_cmd(
     path: &std::path::Path,
     verify_with: Option<&std::path::Path>,
     ctx: &Ctx,
 ) -> anyhow::Result<Status> {
     let log = read_log(path)?;
+    if log.format == tcg::LogFormat::TdxCcel {
+        return replay_ccel(path, &log, verify_with, ctx);
+    }
     let r = replay(&log);
     let real = match verify_with {
         Some(p) => Some(PcrValues::load(p)?),
@@ -152,6 +218,31 @@ fn replay_cmd(
     let ok = checks
         .as_ref()
         .is_none_or(|c| c.iter().all(|c| c.verdict == PcrVerdict::Match));
+    let warnings: Vec<String> = r
+        .mismatches
+        .iter()
+        .map(|m| {
+            format!(
+                "event {} (byte {}, PCR{}, {}) {} digest {} is not the hash of its data ({})",
+                m.event,
+                m.offset,
+                m.pcr,
+                m.event_type,
+                m.alg,
+                hex::encode(&m.logged),
+                hex::encode(&m.computed)
+            )
+        })
+        .collect();
+    let notes: Vec<String> = r
+        .banks_without_events
+        .iter()
+        .map(|a| {
+            format!(
+                "the header declares {a}, but no event carries a {a} digest: its values are start values only"
+            )
+        })
+        .collect();
     if ctx.json {
         let mut banks = serde_json::Map::new();
         for b in r.banks.banks() {
@@ -163,58 +254,70 @@ fn replay_cmd(
             }
             banks.insert(b.alg().name().into(), m.into());
         }
+        let verify_json = checks.as_ref().map(|cs| {
+            cs.iter()
+                .map(|c| {
+                    let mut v = serde_json::to_value(c).expect("checks serialise");
+                    v["detail"] = c.verdict.describe(c.alg, c.pcr).into();
+                    v
+                })
+                .collect::<Vec<_>>()
+        });
         ctx.print_json(&serde_json::json!({
+            "log": path,
             "format": log.format,
             "pcrs": banks,
             "quirks": r.quirks,
             "digest_mismatches": r.mismatches,
-            "verify": checks,
+            "banks_without_events": r.banks_without_events,
+            "notes": notes,
+            "verify": verify_json,
             "ok": ok,
         }))?;
-    } else {
+        return Ok(if ok { Status::Ok } else { Status::Found });
+    }
+    // Text: one YAML document, the values laid out as tpm2_eventlog prints them.
+    outln!("log: {}", yq(&path.display().to_string()));
+    outln!(
+        "format: {}",
+        serde_json::to_value(log.format)
+            .expect("format serialises")
+            .as_str()
+            .unwrap_or("")
+    );
+    if !r.quirks.is_empty() {
+        outln!("quirks:");
         for q in &r.quirks {
-            outln!("quirk {} (event {}) {}", q.quirk.name(), q.event, q.detail);
+            outln!("  - name: {}", q.quirk.name());
+            outln!("    event: {}", q.event);
+            if !q.detail.is_empty() {
+                outln!("    detail: {}", yq(&q.detail));
+            }
         }
-        for m in &r.mismatches {
+    }
+    for (key, list) in [("warnings", &warnings), ("notes", &notes)] {
+        if !list.is_empty() {
+            outln!("{key}:");
+            for w in list {
+                outln!("  - {}", yq(w));
+            }
+        }
+    }
+    out!("{}", pcrs_yaml(&r));
+    if let Some(checks) = &checks {
+        outln!("verify:");
+        for c in checks {
+            outln!("  - bank: {}", c.alg);
+            outln!("    pcr: {}", c.pcr);
             outln!(
-                "WARNING: event {} (byte {}, PCR{}, {}) {} digest {} is not the hash of its data ({})",
-                m.event,
-                m.offset,
-                m.pcr,
-                m.event_type,
-                m.alg,
-                hex::encode(&m.logged),
-                hex::encode(&m.computed)
+                "    result: {}",
+                if c.verdict == PcrVerdict::Match {
+                    "match"
+                } else {
+                    "mismatch"
+                }
             );
-        }
-        for b in r.banks.banks() {
-            outln!("{}:", b.alg());
-            for pcr in r.pcrs() {
-                outln!("  {pcr:>2} : 0x{}", hex::encode(b.get(pcr as usize)));
-            }
-        }
-        if let Some(checks) = &checks {
-            for c in checks {
-                let what = match &c.verdict {
-                    PcrVerdict::Match => "match".to_string(),
-                    PcrVerdict::LogHasExtraEvents {
-                        matched_through,
-                        parts_at,
-                    } => format!(
-                        "MISMATCH: TPM matches the log through event {matched_through}, parts at event {parts_at}"
-                    ),
-                    PcrVerdict::TpmSawNoEvents { parts_at } => {
-                        format!("MISMATCH: TPM saw none of the log's events (first: {parts_at})")
-                    }
-                    PcrVerdict::Differs { parts_at: Some(e) } => {
-                        format!("MISMATCH: first suspect event {e}")
-                    }
-                    PcrVerdict::Differs { parts_at: None } => {
-                        "MISMATCH: the log never extends this PCR".to_string()
-                    }
-                };
-                outln!("verify {} PCR{}: {what}", c.alg, c.pcr);
-            }
+            outln!("    detail: {}", yq(&c.verdict.describe(c.alg, c.pcr)));
         }
     }
     Ok(if ok { Status::Ok } else { Status::Found })

@@ -6,6 +6,7 @@ pub mod drtmlog;
 pub mod fs;
 pub mod image;
 pub mod log;
+pub mod manpages;
 pub mod policy;
 pub mod vhd;
 

@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use serde_json::{Map, Value};
 use tcg::policy::{PcrSelection, PolicyDigest, policy_or_tree, tpm12_composite_digest};
 use tcg::{EventLog, HashAlg, PcrValues, replay};
 
@@ -14,10 +13,12 @@ use crate::output::Ctx;
 
 /// The `policy` subcommands.
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum PolicyCommand {
     /// TPM2_PolicyPCR digest for a PCR selection and its values.
     Pcr {
-        /// PCR values: JSON (bank- or PCR-first, or `drtm predict --json` output), `tpm2_pcrread` YAML, a sysfs TPM directory, or the raw
+        /// PCR values: JSON (bank- or PCR-first, a bundle's `pcrs.json`, `drtm predict --json` or
+        /// `log replay --json` output), `tpm2_pcrread` YAML, a sysfs TPM directory, or the raw
         /// concatenated values `tpm2_createpolicy --policy-pcr -f` takes.
         #[arg(
             long,
@@ -29,8 +30,14 @@ pub enum PolicyCommand {
         /// Take the values from replaying this event log instead.
         #[arg(long, value_name = "LOG")]
         log: Option<PathBuf>,
-        /// Selection in tpm2-tools syntax, e.g. `sha256:0,2,4,7` or `sha1:0+sha256:7`.
-        #[arg(long)]
+        /// Selection in tpm2-tools syntax (`tpm2_createpolicy -l`), e.g. `sha256:17,18,19`
+        /// or `sha1:0+sha256:7`. Required: a policy over no PCR binds nothing.
+        #[arg(
+            short = 'l',
+            long = "select",
+            visible_alias = "pcr-list",
+            value_name = "SEL"
+        )]
         select: String,
         /// Policy hash algorithm (the sealed object's nameAlg).
         #[arg(long, default_value = "sha256")]
@@ -64,13 +71,19 @@ pub enum PolicyCommand {
     },
     /// TPM 1.2 digestAtRelease (SHA1 of TPM_PCR_COMPOSITE) for SHA1 PCR values.
     Tpm12 {
-        /// PCR values (JSON bank- or PCR-first, `measured --json drtm predict`
+        /// PCR values (JSON bank- or PCR-first, a bundle's `pcrs.json`, `drtm predict --json`
         /// output, `tpm2_pcrread` YAML or sysfs; the sha1 bank is used).
         #[arg(long, value_name = "FILE")]
         pcrs: PathBuf,
-        /// PCR indices, e.g. `17,18,19`.
-        #[arg(long, value_delimiter = ',')]
-        select: Vec<u32>,
+        /// The PCRs: `17,18,19` or in tpm2-tools syntax `sha1:17,18,19` (TPM 1.2 has only
+        /// the sha1 bank). Required: a policy over no PCR binds nothing.
+        #[arg(
+            short = 'l',
+            long = "select",
+            visible_alias = "pcr-list",
+            value_name = "SEL"
+        )]
+        select: String,
     },
 }
 
@@ -95,58 +108,28 @@ fn load_values(path: &Path, sel: &PcrSelection) -> anyhow::Result<PcrValues> {
     load_text_values(path)
 }
 
-/// JSON, YAML or sysfs values; JSON may be bank-first (`{"sha1": {"17": ..}}`),
-/// PCR-first (`{"17": {"sha1": ..}}`) or the whole `measured --json drtm
-/// predict` output, whose `pcrs` is PCR-first.
+/// JSON (every layout `tcg::PcrValues::from_json` reads), YAML or sysfs values.
 fn load_text_values(path: &Path) -> anyhow::Result<PcrValues> {
-    if !path.is_dir() {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        if text.trim_start().starts_with('{') {
-            let v: Value = serde_json::from_str(&text)
-                .with_context(|| format!("{}: not JSON", path.display()))?;
-            let banks = bank_first(v).with_context(|| path.display().to_string())?;
-            return Ok(PcrValues::from_json(
-                &banks.to_string(),
-                &path.display().to_string(),
-            )?);
-        }
-    }
     Ok(PcrValues::load(path)?)
 }
 
-/// Turn PCR-first JSON (or a prediction holding it under `pcrs`) bank-first;
-/// bank-first JSON passes unchanged.
-fn bank_first(v: Value) -> anyhow::Result<Value> {
-    let v = match v {
-        Value::Object(mut o) if o.get("pcrs").is_some_and(Value::is_object) => {
-            o.remove("pcrs").expect("checked")
+/// The PCR indices of a TPM 1.2 selection: `17,18,19` or `sha1:17,18,19`.
+fn tpm12_selection(text: &str) -> anyhow::Result<Vec<u32>> {
+    let list = match text.split_once(':') {
+        Some((bank, list)) => {
+            let alg: HashAlg = bank.trim().parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+            anyhow::ensure!(
+                alg == HashAlg::Sha1 && !list.contains('+'),
+                "--select {text:?}: a TPM 1.2 has only the sha1 bank (expected e.g. sha1:17,18,19)"
+            );
+            list
         }
-        other => other,
+        None => text,
     };
-    let Value::Object(o) = v else {
-        return Ok(v);
-    };
-    let mut keys = o.keys().filter(|k| !k.starts_with('_')).peekable();
-    let pcr_first = keys.peek().is_some() && keys.all(|k| k.parse::<u32>().is_ok());
-    if !pcr_first {
-        return Ok(Value::Object(o));
-    }
-    let mut out = Map::new();
-    for (pcr, banks) in o.iter().filter(|(k, _)| !k.starts_with('_')) {
-        let banks = banks
-            .as_object()
-            .with_context(|| format!("PCR {pcr}: expected an object of banks (\"sha1\": hex)"))?;
-        for (bank, value) in banks {
-            if let Value::Object(m) = out
-                .entry(bank.clone())
-                .or_insert_with(|| Value::Object(Map::new()))
-            {
-                m.insert(pcr.clone(), value.clone());
-            }
-        }
-    }
-    Ok(Value::Object(out))
+    let sel: PcrSelection = format!("sha1:{list}")
+        .parse()
+        .with_context(|| format!("--select {text:?}"))?;
+    Ok(sel.banks[0].1.clone())
 }
 
 /// Run one `policy` subcommand.
@@ -208,6 +191,7 @@ pub fn run(cmd: PolicyCommand, ctx: &Ctx) -> anyhow::Result<Status> {
             (alg, p.digest().to_vec(), String::new())
         }
         PolicyCommand::Tpm12 { pcrs, select } => {
+            let select = tpm12_selection(&select)?;
             let v = load_text_values(&pcrs)?;
             let mut list = Vec::new();
             for p in select {

@@ -44,19 +44,29 @@ pub enum ToArg {
 
 /// The `vhd` subcommands.
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum VhdCommand {
-    /// Create an empty VHD of SIZE bytes (suffixes K, M, G, T; binary).
+    /// Create an empty VHD of SIZE bytes (suffixes K, M, G, T; binary). Takes
+    /// `SIZE OUT`, or qemu-img's order and flags: `[-f vpc] [-o subformat=fixed] OUT SIZE`.
     Create {
-        /// Virtual size, e.g. 100M, 20GiB.
-        size: String,
-        /// Output file.
-        out: PathBuf,
-        /// Which consumer to shape the image for.
-        #[arg(long, value_enum, default_value = "tap")]
-        profile: ProfileArg,
+        /// Virtual size, e.g. 100M, 20GiB (or the output file, in qemu-img's order).
+        #[arg(value_name = "SIZE")]
+        first: String,
+        /// Output file (or the size, in qemu-img's order).
+        #[arg(value_name = "OUT")]
+        second: String,
+        /// Which consumer to shape the image for (default tap; qemu with `-f vpc`).
+        #[arg(long, value_enum)]
+        profile: Option<ProfileArg>,
         /// Write a fixed (preallocated-layout, sparse on disk) image.
         #[arg(long)]
         fixed: bool,
+        /// qemu-img's `-f FMT`: only `vpc` (VHD); picks the qemu profile.
+        #[arg(short = 'f', long = "format", value_name = "FMT")]
+        format: Option<String>,
+        /// qemu-img's `-o OPTS` for vpc: `subformat=dynamic|fixed` (comma-separated).
+        #[arg(short = 'o', long = "options", value_name = "OPTS")]
+        options: Option<String>,
     },
     /// Convert raw -> VHD, VHD -> raw, or VHD -> VHD (flattening a chain).
     Convert {
@@ -90,12 +100,31 @@ pub enum VhdCommand {
 pub fn run(cmd: VhdCommand, ctx: &Ctx) -> anyhow::Result<Status> {
     match cmd {
         VhdCommand::Create {
-            size,
-            out,
+            first,
+            second,
             profile,
             fixed,
+            format,
+            options,
         } => {
-            let bytes = vhd::parse_size(&size)?;
+            let (bytes, out) = create_args(&first, &second)?;
+            let mut fixed = fixed;
+            let profile = match format.as_deref() {
+                None => profile.unwrap_or(ProfileArg::Tap),
+                Some("vpc") => profile.unwrap_or(ProfileArg::Qemu),
+                Some(f) => anyhow::bail!(
+                    "-f {f}: measured writes VHD only (qemu-img's format name for it is vpc)"
+                ),
+            };
+            for opt in options.iter().flat_map(|o| o.split(',')) {
+                match opt.trim() {
+                    "subformat=fixed" => fixed = true,
+                    "subformat=dynamic" | "" => {}
+                    other => anyhow::bail!(
+                        "-o {other}: supported vpc options are subformat=dynamic and subformat=fixed"
+                    ),
+                }
+            }
             let mut opts = create_options(profile.into())?;
             opts.fixed |= fixed;
             let w = vhd::create(&out, bytes, &opts).map_err(lib_err)?;
@@ -137,6 +166,18 @@ fn create_options(profile: Profile) -> anyhow::Result<CreateOptions> {
     let mut opts = CreateOptions::new(profile);
     opts.timestamp = super::source_date_epoch()?.map(|t| vhd::writer::vhd_timestamp(t as u64));
     Ok(opts)
+}
+
+/// `SIZE OUT` (ours) or `OUT SIZE` (qemu-img's): whichever argument is a size.
+/// When both read as sizes, ours wins.
+fn create_args(first: &str, second: &str) -> anyhow::Result<(u64, PathBuf)> {
+    match (vhd::parse_size(first), vhd::parse_size(second)) {
+        (Ok(n), _) => Ok((n, PathBuf::from(second))),
+        (Err(_), Ok(n)) => Ok((n, PathBuf::from(first))),
+        (Err(e), Err(_)) => Err(anyhow::Error::new(e).context(format!(
+            "neither {first:?} nor {second:?} is a size (expected SIZE OUT or, as qemu-img, OUT SIZE)"
+        ))),
+    }
 }
 
 /// Keep I/O errors visible to the exit-code logic.
@@ -248,11 +289,129 @@ fn describe(v: &Vhd) -> Info<'_> {
     }
 }
 
+/// The largest integer every JSON reader holds exactly (2^53 - 1, IEEE double).
+const JSON_SAFE_MAX: u64 = (1 << 53) - 1;
+
+/// A number when JSON readers hold it exactly, else its hex text (e.g. the all-ones
+/// "unused" offsets of the VHD format).
+fn json_u64(v: u64) -> serde_json::Value {
+    if v <= JSON_SAFE_MAX {
+        v.into()
+    } else {
+        format!("{v:#x}").into()
+    }
+}
+
+/// Four bytes as text (`tap`, `qemu`, `Wi2k`), NULs and spaces at the end dropped.
+fn four_cc(b: [u8; 4]) -> String {
+    let end = b
+        .iter()
+        .rposition(|&c| c != 0 && c != b' ')
+        .map_or(0, |i| i + 1);
+    b[..end].escape_ascii().to_string()
+}
+
+/// `vhd info --json`: qemu-img's key names where they mean the same (`filename`,
+/// `format`, `virtual-size`, `actual-size`, `cluster-size`, `dirty-flag`,
+/// `backing-filename`, `backing-image` as with `--backing-chain`), then the VHD
+/// structures under `vhd`. Sizes are numbers (values beyond 2^53 as hex text); the
+/// creator is text.
+fn info_json(i: &Info<'_>) -> anyhow::Result<serde_json::Value> {
+    use serde_json::json;
+    let f = i.footer;
+    let actual = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(i.image)
+            .with_context(|| format!("{}", i.image.display()))?
+            .blocks()
+            * 512
+    };
+    let mut v = serde_json::Map::new();
+    v.insert("filename".into(), i.image.display().to_string().into());
+    v.insert("format".into(), "vpc".into());
+    v.insert("virtual-size".into(), json_u64(i.virtual_size));
+    v.insert("actual-size".into(), json_u64(actual));
+    if let Some(h) = i.header {
+        v.insert("cluster-size".into(), u64::from(h.block_size).into());
+    }
+    v.insert("dirty-flag".into(), false.into());
+    let header = i.header.map(|h| {
+        let locators: Vec<serde_json::Value> = h
+            .locators
+            .iter()
+            .filter(|l| l.code != vhd::format::platform::NONE)
+            .map(|l| {
+                json!({
+                    "platform": four_cc(l.code.to_be_bytes()),
+                    "data-space": l.data_space,
+                    "data-length": l.data_len,
+                    "data-offset": json_u64(l.data_offset),
+                })
+            })
+            .collect();
+        json!({
+            "cookie": h.cookie.escape_ascii().to_string(),
+            "data-offset": json_u64(h.data_offset),
+            "table-offset": json_u64(h.table_offset),
+            "version": format!("{}.{}", h.version >> 16, h.version & 0xffff),
+            "max-table-entries": h.max_table_entries,
+            "block-size": h.block_size,
+            "checksum": format!("{:#010x}", h.checksum),
+            "parent-uuid": hex::encode(h.parent_uuid),
+            "parent-timestamp": h.parent_timestamp,
+            "parent-name": h.parent_name(),
+            "parent-locators": locators,
+        })
+    });
+    v.insert(
+        "vhd".into(),
+        json!({
+            "disk-type": i.disk_type,
+            "file-size": json_u64(i.file_size),
+            "creator-app": four_cc(f.creator_app),
+            "creator-version": i.creator_version,
+            "creator-os": four_cc(f.creator_os.to_be_bytes()),
+            "original-size": json_u64(f.original_size),
+            "current-size": json_u64(f.current_size),
+            "geometry": {
+                "cylinders": f.geometry.cylinders,
+                "heads": f.geometry.heads,
+                "sectors": f.geometry.sectors,
+            },
+            "timestamp": f.timestamp,
+            "uuid": hex::encode(f.uuid),
+            "features": format!("{:#010x}", f.features),
+            "data-offset": json_u64(f.data_offset),
+            "checksum": format!("{:#010x}", f.checksum),
+            "saved-state": f.saved_state != 0,
+            "hidden": f.hidden,
+            "header": header,
+            "allocated-blocks": i.allocated_blocks,
+            "batmap": i.batmap.map(|b| json!({
+                "map-offset": json_u64(b.map_offset),
+                "map-sectors": b.map_sectors,
+                "version": format!("{}.{}", b.version >> 16, b.version & 0xffff),
+                "checksum": format!("{:#010x}", b.checksum),
+                "marker": b.marker,
+            })),
+        }),
+    );
+    if let Some(p) = &i.parent {
+        v.insert(
+            "backing-filename".into(),
+            p.image.display().to_string().into(),
+        );
+        v.insert("backing-filename-format".into(), "vpc".into());
+        v.insert("backing-image".into(), info_json(p)?);
+    }
+    Ok(serde_json::Value::Object(v))
+}
+
 fn info(ctx: &Ctx, img: &Path) -> anyhow::Result<Status> {
     let v = Vhd::open(img).map_err(lib_err)?;
     let i = describe(&v);
     if ctx.json {
-        ctx.print_json(&i)?;
+        ctx.print_json(&info_json(&i)?)?;
         return Ok(Status::Ok);
     }
     let mut cur = Some(&i);
@@ -263,10 +422,10 @@ fn info(ctx: &Ctx, img: &Path) -> anyhow::Result<Status> {
         outln!("virtual size:    {} bytes", i.virtual_size);
         outln!("file size:       {} bytes", i.file_size);
         outln!(
-            "creator:         {:?} {} os {:#010x}",
-            i.creator_app,
+            "creator:         {} {} (os {})",
+            four_cc(f.creator_app),
             i.creator_version,
-            f.creator_os
+            four_cc(f.creator_os.to_be_bytes())
         );
         outln!(
             "geometry:        {}/{}/{} (C/H/S)",

@@ -36,6 +36,9 @@ pub enum ParseError {
         /// What is wrong and what was expected.
         what: String,
     },
+    /// The bytes are something else than an event log (the message says what).
+    #[error("not a TCG event log: {0}")]
+    NotAnEventLog(String),
     /// The log file could not be read.
     #[error("cannot read event log {path}")]
     Io {

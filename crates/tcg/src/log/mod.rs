@@ -17,7 +17,7 @@ pub use writer::AgileLogWriter;
 
 use crate::alg::HashAlg;
 
-/// Which of the two log formats a log uses.
+/// Which log format a log uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
@@ -25,6 +25,10 @@ pub enum LogFormat {
     Sha1,
     /// TCG 2 crypto-agile: a Spec ID header event, then `TCG_PCR_EVENT2`s.
     CryptoAgile,
+    /// An Intel TDX confidential-computing event log (ACPI CCEL): the crypto-agile
+    /// layout with SHA-384 only, whose index field is a CC measurement register
+    /// (1-4 = RTMR0-3; 0 would be MRTD, which the TD cannot extend), not a PCR.
+    TdxCcel,
 }
 
 /// One algorithm declared in the Spec ID event.
@@ -179,8 +183,12 @@ impl<'a> Reader<'a> {
 
     fn at_end(&self) -> bool {
         // Firmware pads a log's buffer: all-zero or all-FF bytes after the last event end it.
+        // An event header of all ones (index and type 0xFFFFFFFF) is unused, erased
+        // memory (a CCEL area is 0xFF-filled): the log ends there too.
         let rest = &self.buf[self.pos..];
-        rest.iter().all(|&b| b == 0) || rest.iter().all(|&b| b == 0xFF)
+        rest.iter().all(|&b| b == 0)
+            || rest.iter().all(|&b| b == 0xFF)
+            || rest.get(..8).is_some_and(|h| h.iter().all(|&b| b == 0xFF))
     }
 }
 
@@ -190,6 +198,7 @@ impl EventLog {
         if buf.is_empty() {
             return Err(ParseError::Empty);
         }
+        not_a_log(buf)?;
         let mut r = Reader {
             buf,
             pos: 0,
@@ -222,12 +231,13 @@ impl EventLog {
                 }
             }
         }
+        let format = match &spec_id {
+            None => LogFormat::Sha1,
+            Some(s) if is_tdx_ccel(s, &events) => LogFormat::TdxCcel,
+            Some(_) => LogFormat::CryptoAgile,
+        };
         Ok(EventLog {
-            format: if spec_id.is_some() {
-                LogFormat::CryptoAgile
-            } else {
-                LogFormat::Sha1
-            },
+            format,
             spec_id,
             events,
         })
@@ -253,6 +263,49 @@ impl EventLog {
                 .collect(),
         }
     }
+}
+
+/// Files people take for an event log that are not one: the ACPI tables that point
+/// at logs. Named, with where the log itself is.
+fn not_a_log(buf: &[u8]) -> Result<(), ParseError> {
+    let acpi_len = buf
+        .get(4..8)
+        .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize);
+    let laml_lasa = |at: usize| -> Option<(u64, u64)> {
+        let laml = u64::from_le_bytes(buf.get(at..at + 8)?.try_into().ok()?);
+        let lasa = u64::from_le_bytes(buf.get(at + 8..at + 16)?.try_into().ok()?);
+        Some((laml, lasa))
+    };
+    if buf.starts_with(b"CCEL") && acpi_len == Some(buf.len()) {
+        let (laml, lasa) = laml_lasa(40).unwrap_or_default();
+        return Err(ParseError::NotAnEventLog(format!(
+            "this is the ACPI CCEL table (it locates a TDX confidential-computing event log of \
+             {laml} bytes at {lasa:#x}), not the log; the log itself is \
+             /sys/firmware/acpi/tables/data/CCEL"
+        )));
+    }
+    if buf.starts_with(b"TPM2") && acpi_len == Some(buf.len()) {
+        return Err(ParseError::NotAnEventLog(
+            "this is the ACPI TPM2 table, not the log; the log is \
+             /sys/kernel/security/tpm0/binary_bios_measurements"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A TDX CCEL log: SHA-384 is the only algorithm, and every event that extends
+/// names a CC measurement register 1-4 (RTMR0-3). A TPM's firmware log always
+/// extends PCR0 and PCR5-7 (at least their separators), so it never looks like this.
+fn is_tdx_ccel(spec: &SpecIdEvent, events: &[Event]) -> bool {
+    let sha384_only =
+        spec.algorithms.len() == 1 && spec.algorithms[0].alg_id == HashAlg::Sha384.id();
+    let extending: Vec<&Event> = events
+        .iter()
+        .skip(1)
+        .filter(|e| e.event_type != EventType::NoAction)
+        .collect();
+    sha384_only && !extending.is_empty() && extending.iter().all(|e| (1..=4).contains(&e.pcr))
 }
 
 fn read_sha1_event(r: &mut Reader<'_>) -> Result<Event, ParseError> {

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use bundle::spec::{BuildSpec, LaunchSpec, ModuleSource, VlPolicy};
 use bundle::{BundleBuilder, StepOutcome, StepSpec};
-use serde_json::{Value, json};
 use tcg::HashAlg;
 use tcg::log::{AgileLogWriter, EventType};
 
@@ -16,10 +15,12 @@ use crate::output::Ctx;
 
 /// `pcrs.json` in the bundle.
 pub const PCRS_JSON: &str = "pcrs.json";
+/// The predicted values as `tpm2_pcrread` prints them, to `diff` on the machine.
+pub const PCRS_YAML: &str = "pcrs.yaml";
 /// The predicted TXT event log in the bundle.
 pub const EVENT_LOG: &str = "txt-eventlog.bin";
 
-const PREDICT_STEP_VERSION: u32 = 1;
+const PREDICT_STEP_VERSION: u32 = 3;
 
 /// Bundle-relative names of the image step's kernel and initramfs.
 pub struct BundleRefs {
@@ -58,6 +59,7 @@ pub fn predict_step(
         .file("launch.tboot", &l.tboot.value)
         .bytes("launch.tboot_cmdline", l.tboot_cmdline.clone())
         .produces(PCRS_JSON)
+        .produces(PCRS_YAML)
         .produces(EVENT_LOG);
     step = match &l.policy.value {
         VlPolicy::Default => step.bytes("launch.policy", "default"),
@@ -140,20 +142,26 @@ pub fn predict_step(
         ("tboot", &l.tboot.value),
         ("profile", &l.platform.value),
     ] {
-        sources.insert(
-            label.into(),
-            (p.display().to_string(), b.digest_file(p)?.to_hex()),
-        );
+        sources.insert(label.into(), (spec.recorded(p), b.digest_file(p)?.to_hex()));
     }
-    if let VlPolicy::File(p) = &l.policy.value {
-        sources.insert(
-            "policy".into(),
-            (p.display().to_string(), b.digest_file(p)?.to_hex()),
-        );
+    match &l.policy.value {
+        VlPolicy::File(p) => {
+            sources.insert(
+                "policy".into(),
+                (spec.recorded(p), b.digest_file(p)?.to_hex()),
+            );
+        }
+        // No file: tboot's built-in policy for its version (the events carry its bytes).
+        VlPolicy::Default => {
+            sources.insert(
+                "default policy".into(),
+                ("builtin:tboot".into(), String::new()),
+            );
+        }
     }
     for m in &modules {
         let v = match &m.at {
-            ModuleAt::Host(p) => (p.display().to_string(), b.digest_file(p)?.to_hex()),
+            ModuleAt::Host(p) => (spec.recorded(p), b.digest_file(p)?.to_hex()),
             ModuleAt::Bundle(r) => (
                 format!("bundle:{r}"),
                 b.output(r).map(|o| o.sha256.to_hex()).unwrap_or_default(),
@@ -164,6 +172,18 @@ pub fn predict_step(
 
     let bar = ctx.bytes_bar(0, "predict");
     let outcome = b.step(step, |dir: &Path| -> anyhow::Result<()> {
+        // The bytes hashing the modules reads, now that bundle files exist.
+        let mut total = 0;
+        for m in &modules {
+            let p = match &m.at {
+                ModuleAt::Host(p) => p.clone(),
+                ModuleAt::Bundle(r) => dir.join(r),
+            };
+            total += crate::cmd::drtm::module_hashed_len(&p, m.decompress)
+                .with_context(|| format!("reading {}", p.display()))?;
+        }
+        bar.set_length(total);
+        bar.set_style(ctx.bytes_style());
         let text = std::fs::read_to_string(&l.platform.value)
             .with_context(|| format!("reading {}", l.platform.value.display()))?;
         let is_json = l.platform.value.extension().is_some_and(|e| e == "json");
@@ -206,6 +226,10 @@ pub fn predict_step(
             .map_err(|e| spec.error_at(l.line, format!("[launch]: {e}")))?;
         write_new(&dir.join(PCRS_JSON), &pcrs_json(&pred, &sources))?;
         write_new(&dir.join(EVENT_LOG), &event_log(&pred))?;
+        write_new(
+            &dir.join(PCRS_YAML),
+            crate::cmd::drtm::pcrread_yaml(&pred).as_bytes(),
+        )?;
         Ok(())
     })?;
     bar.finish_and_clear();
@@ -216,48 +240,32 @@ fn write_new(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
-/// `pcrs.json`: per PCR and bank, the value and the events that make it,
-/// each with the input file and its sha256.
+/// `pcrs.json`: exactly what `measured --json drtm predict` prints for the same launch
+/// (banks, tboot version, OsSinitData caps, `pcrs` PCR-first, the ordered events with
+/// their `source`), plus `inputs`: for each event source, the input file (relative to
+/// the spec, or `bundle:NAME`) and its sha256. Every command that reads PCR values takes it.
 fn pcrs_json(p: &txt::Prediction, sources: &BTreeMap<String, (String, String)>) -> Vec<u8> {
-    let mut pcrs = serde_json::Map::new();
-    for (pcr, banks) in &p.pcrs {
-        let mut per_bank = serde_json::Map::new();
-        for (alg, value) in banks {
-            let events: Vec<Value> = p
-                .events
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| e.pcr == *pcr)
-                .filter_map(|(seq, e)| {
-                    let d = e.digests.get(alg)?;
-                    let (file, sha) = sources
-                        .get(&e.source)
-                        .map(|(f, s)| (Value::from(f.clone()), Value::from(s.clone())))
-                        .unwrap_or((Value::Null, Value::Null));
-                    Some(json!({
-                        "seq": seq,
-                        "type": format!("{:#x}", e.event_type),
-                        "name": e.name,
-                        "digest": d.to_string(),
-                        "source": e.source,
-                        "file": file,
-                        "file_sha256": sha,
-                    }))
-                })
-                .collect();
-            per_bank.insert(
-                alg.name().to_string(),
-                json!({ "value": value.to_string(), "events": events }),
-            );
-        }
-        pcrs.insert(pcr.to_string(), Value::Object(per_bank));
+    #[derive(serde::Serialize)]
+    struct Input<'a> {
+        file: &'a str,
+        sha256: Option<&'a str>,
     }
-    let doc = json!({
-        "banks": p.banks.iter().map(|a| a.name()).collect::<Vec<_>>(),
-        "tboot_version": p.tboot_version.to_string(),
-        "os_sinit_caps": format!("{:#010x}", p.os_sinit_caps),
-        "pcrs": pcrs,
-    });
+    #[derive(serde::Serialize)]
+    struct PcrsJson<'a> {
+        #[serde(flatten)]
+        prediction: &'a txt::Prediction,
+        inputs: BTreeMap<&'a str, Input<'a>>,
+    }
+    let doc = PcrsJson {
+        prediction: p,
+        inputs: sources
+            .iter()
+            .map(|(k, (file, sha256))| {
+                let sha256 = (!sha256.is_empty()).then_some(sha256.as_str());
+                (k.as_str(), Input { file, sha256 })
+            })
+            .collect(),
+    };
     let mut v = serde_json::to_vec_pretty(&doc).expect("json serialises");
     v.push(b'\n');
     v

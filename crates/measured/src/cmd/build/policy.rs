@@ -8,7 +8,10 @@
 //! - `policy/digest-at-release.sha1` (+ `.hex`): the TPM 1.2
 //!   `digestAtRelease` over the same PCR indices in the SHA-1 bank, when
 //!   the prediction has that bank;
-//! - `policy/keylime.json`: Keylime's `tpm_policy` (PCR -> accepted values).
+//! - `policy/keylime.json`: Keylime's `tpm_policy` as `keylime_tenant --tpm_policy` takes
+//!   it: `{"17": ["hex"], ...}` (PCR -> accepted values) in the first selected bank, which
+//!   must be the agent's `tpm_hash_alg`. PCR 10 (IMA) and 16 (Keylime's data PCR) are
+//!   Keylime's own and the tenant refuses them in a policy, so they are left out.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -25,7 +28,10 @@ use super::launch::PCRS_JSON;
 /// The hex PolicyPCR digest in the bundle.
 pub const DIGEST_HEX: &str = "policy/policy.digest.hex";
 
-const POLICY_STEP_VERSION: u32 = 1;
+const POLICY_STEP_VERSION: u32 = 2;
+
+/// PCRs Keylime keeps for itself (IMA, and the data PCR it binds keys to).
+const KEYLIME_OWN_PCRS: [u32; 2] = [10, 16];
 
 /// Run (or reuse) the policy step.
 pub fn policy_step(b: &mut BundleBuilder, spec: &BuildSpec) -> anyhow::Result<StepOutcome> {
@@ -106,17 +112,14 @@ pub fn policy_step(b: &mut BundleBuilder, spec: &BuildSpec) -> anyhow::Result<St
 
         // Keylime's tpm_policy: one accepted value per PCR, in the first
         // selected bank (Keylime checks a single bank, its agent's hash_alg).
+        // Only PCR-number keys: the tenant's reader refuses anything else.
         let (alg, pcrs) = &sel.banks[0];
         let mut kl = serde_json::Map::new();
-        let mut mask = 0u32;
-        for p in pcrs {
-            mask |= 1 << p;
+        for p in pcrs.iter().filter(|p| !KEYLIME_OWN_PCRS.contains(p)) {
             let v = values.get(*alg, *p).expect("checked above");
             kl.insert(p.to_string(), serde_json::json!([hex::encode(v)]));
         }
-        kl.insert("mask".into(), format!("{mask:#x}").into());
-        let doc = serde_json::json!({ "hash_alg": alg.name(), "tpm_policy": kl });
-        let mut v = serde_json::to_vec_pretty(&doc)?;
+        let mut v = serde_json::to_vec_pretty(&kl)?;
         v.push(b'\n');
         put("keylime.json", &v)?;
         Ok(())
@@ -124,21 +127,7 @@ pub fn policy_step(b: &mut BundleBuilder, spec: &BuildSpec) -> anyhow::Result<St
     Ok(outcome)
 }
 
-/// The predicted values from `pcrs.json`.
+/// The predicted values from `pcrs.json` (the shared PCR-values reader).
 fn predicted_values(path: &Path) -> anyhow::Result<PcrValues> {
-    let doc: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-    )
-    .with_context(|| format!("parsing {}", path.display()))?;
-    let mut out = PcrValues::default();
-    let pcrs = doc["pcrs"].as_object().context("pcrs.json has no pcrs")?;
-    for (pcr, banks) in pcrs {
-        let pcr: u32 = pcr.parse().context("pcrs.json: PCR index")?;
-        for (bank, v) in banks.as_object().context("pcrs.json: banks")? {
-            let alg = HashAlg::from_str(bank).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let hexv = v["value"].as_str().context("pcrs.json: value")?;
-            out.insert(alg, pcr, hex::decode(hexv).context("pcrs.json: value hex")?);
-        }
-    }
-    Ok(out)
+    Ok(PcrValues::load(path)?)
 }
