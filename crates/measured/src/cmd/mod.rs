@@ -7,4 +7,5 @@ pub mod fs;
 pub mod image;
 pub mod log;
 pub mod policy;
+pub mod signing;
 pub mod vhd;
