@@ -295,3 +295,73 @@ fn sealed_once_to_a_signing_key_unseals_after_every_signed_release_and_no_other(
     .unwrap();
     tpm.flush_contexts(w);
 }
+
+/// A prediction file (`measured --json drtm predict` shape) for sha256 PCR16
+/// zero and PCR23 = extend(0, [i; 32]).
+fn pcr23_prediction(w: &Path, i: u8) -> String {
+    let mut m = vec![0u8; 32];
+    m.extend_from_slice(&[i; 32]);
+    let pcr23 = tcg::HashAlg::Sha256.digest(&m);
+    let name = format!("launch-{i}.json");
+    let doc = serde_json::json!({ "pcrs": {
+        "16": { "sha256": hex::encode([0u8; 32]) },
+        "23": { "sha256": hex::encode(pcr23) },
+    }});
+    std::fs::write(w.join(&name), doc.to_string()).unwrap();
+    name
+}
+
+#[test]
+fn nine_approved_launches_chain_policy_or_as_the_unseal_recipe_walks_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path();
+    let tpm = Swtpm::start().unwrap();
+    std::fs::write(w.join("secret.bin"), SECRET).unwrap();
+    run_recipe(&tpm, w, "key", &[]).unwrap();
+    run_recipe(&tpm, w, "seal", &[]).unwrap();
+    let preds: Vec<String> = (0..9).map(|i| pcr23_prediction(w, i)).collect();
+    let mut args = vec![
+        "policy",
+        "sign",
+        "--key",
+        "release-key.pem",
+        "--select",
+        "sha256:16,23",
+        "-o",
+        "approval",
+    ];
+    args.extend(preds.iter().map(String::as_str));
+    let o = Command::new(BIN)
+        .args(&args)
+        .current_dir(w)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(w.join("approval/approval.json")).unwrap()).unwrap();
+    assert_eq!(
+        doc["policy_or_levels"].as_array().unwrap().len(),
+        3,
+        "9 -> 2 -> 1"
+    );
+    // Launch 8 is alone in its group of the first level; launch 3 is not.
+    for i in [8u8, 3] {
+        tpm.tool("tpm2_pcrreset", &["23"], w).unwrap();
+        tpm.tool(
+            "tpm2_pcrextend",
+            &[&format!("23:sha256={}", hex::encode([i; 32]))],
+            w,
+        )
+        .unwrap();
+        assert_eq!(unseal(&tpm, w, "approval").unwrap(), SECRET, "launch {i}");
+    }
+    // A tenth launch, not approved, does not unseal.
+    tpm.tool("tpm2_pcrreset", &["23"], w).unwrap();
+    tpm.tool(
+        "tpm2_pcrextend",
+        &[&format!("23:sha256={}", hex::encode([9u8; 32]))],
+        w,
+    )
+    .unwrap();
+    assert!(unseal(&tpm, w, "approval").is_err());
+}

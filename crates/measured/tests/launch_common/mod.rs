@@ -6,6 +6,8 @@
 //! A launch on a running swtpm is a dynamic launch: it resets PCR17-22, so
 //! one TPM can be launched again and again, as a machine reboots into each
 //! release, and keeps what was sealed on it.
+// Each test uses part of it.
+#![allow(dead_code)]
 
 use std::path::Path;
 

@@ -36,7 +36,7 @@ pub struct SignArgs {
     #[arg(long, value_name = "HANDLE")]
     tpm_key: Option<String>,
     /// The TPM key's authorization, in tpm2-tools syntax (e.g. `file:PATH`).
-    #[arg(long, value_name = "AUTH", requires = "tpm_key")]
+    #[arg(long, value_name = "AUTH", conflicts_with = "key")]
     tpm_auth: Option<String>,
     /// PCR selection (tpm2-tools syntax). Default: the bundles'
     /// `policy/pcr-selection.txt`, else `sha256:17,18,19`.
