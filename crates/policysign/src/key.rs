@@ -57,12 +57,16 @@ impl std::fmt::Debug for SoftwareKey {
 impl SoftwareKey {
     /// Read a private key from a PEM file.
     pub fn read(path: &Path) -> Result<SoftwareKey, KeyError> {
+        SoftwareKey::from_pem(&read_limited(path)?, path)
+    }
+
+    /// A private key from PEM text read from `path` (named in errors).
+    pub fn from_pem(text: &[u8], path: &Path) -> Result<SoftwareKey, KeyError> {
         let err = |what: String| KeyError {
             path: path.to_path_buf(),
             what,
         };
-        let text = read_limited(path)?;
-        let (label, der) = first_key_block(&text).map_err(err)?;
+        let (label, der) = first_key_block(text).map_err(err)?;
         match label.as_str() {
             "PRIVATE KEY" => {
                 let info = PrivateKeyInfoRef::from_der(&der)
@@ -196,12 +200,16 @@ impl SoftwareKey {
 
 /// The public key of a PEM file holding either a public or a private key.
 pub fn read_public(path: &Path) -> Result<KeyMaterial, KeyError> {
+    public_from_pem(&read_limited(path)?, path)
+}
+
+/// The public key in PEM text (public or private) read from `path`.
+pub fn public_from_pem(text: &[u8], path: &Path) -> Result<KeyMaterial, KeyError> {
     let err = |what: String| KeyError {
         path: path.to_path_buf(),
         what,
     };
-    let text = read_limited(path)?;
-    let (label, der) = first_key_block(&text).map_err(err)?;
+    let (label, der) = first_key_block(text).map_err(err)?;
     match label.as_str() {
         "PUBLIC KEY" => {
             let spki = SubjectPublicKeyInfoRef::from_der(&der)
@@ -239,7 +247,7 @@ pub fn read_public(path: &Path) -> Result<KeyMaterial, KeyError> {
         }
         _ => {
             drop(der);
-            SoftwareKey::read(path).map(|k| k.material())
+            SoftwareKey::from_pem(text, path).map(|k| k.material())
         }
     }
 }
