@@ -348,3 +348,31 @@ fn bad_input_is_refused_with_exit_2_and_leaves_no_output() {
         Some(2)
     );
 }
+
+#[test]
+fn the_output_must_be_new_empty_or_an_earlier_approval() {
+    let tmp = setup();
+    let w = tmp.path();
+    std::fs::create_dir(w.join("keep")).unwrap();
+    std::fs::write(w.join("keep/notes.txt"), "mine").unwrap();
+    std::fs::create_dir(w.join("empty")).unwrap();
+    let o = run(
+        w,
+        &["policy", "sign", "--key", "k.pem", "-o", "keep", "a.json"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not an approval directory"));
+    assert_eq!(
+        std::fs::read_to_string(w.join("keep/notes.txt")).unwrap(),
+        "mine"
+    );
+    ok(
+        w,
+        &["policy", "sign", "--key", "k.pem", "-o", "empty", "a.json"],
+    );
+    ok(
+        w,
+        &["policy", "sign", "--key", "k.pem", "-o", "empty", "b.json"],
+    );
+    assert!(w.join("empty/approval.json").is_file());
+}

@@ -11,7 +11,7 @@ use crate::signature::Signature;
 
 /// A TPM-held signing key: a persistent handle (`0x81000010`) or a context
 /// file `tpm2-tools` can load, and its authorization if it has one.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct TpmKey {
     /// `tpm2_* -c` argument.
     pub context: String,
@@ -30,6 +30,17 @@ pub struct TpmError {
     pub context: String,
     /// What failed.
     pub what: String,
+}
+
+impl std::fmt::Debug for TpmKey {
+    /// The authorization may be a password (`str:...`): never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TpmKey")
+            .field("context", &self.context)
+            .field("auth", &self.auth.as_ref().map(|_| "(set)"))
+            .field("tcti", &self.tcti)
+            .finish()
+    }
 }
 
 impl TpmKey {

@@ -80,8 +80,32 @@ fn selection(args: &SignArgs) -> anyhow::Result<PcrSelection> {
         .parse()?)
 }
 
+/// `-o` may name a new or empty directory, or an approval this command
+/// wrote before; never a build bundle or anything else, which replacing
+/// would destroy.
+fn check_out(out: &Path) -> anyhow::Result<()> {
+    if !out.exists() {
+        return Ok(());
+    }
+    let empty = out.is_dir()
+        && std::fs::read_dir(out)
+            .with_context(|| format!("listing {}", out.display()))?
+            .next()
+            .is_none();
+    let ours = bundle::Manifest::load(out).is_some_and(|m| m.steps.keys().eq(["sign"]));
+    if !empty && !ours {
+        bail!(
+            "-o {}: exists and is not an approval directory written by `measured policy sign`; \
+             give a new directory",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
 /// Run `measured policy sign`.
 pub fn run(args: SignArgs, ctx: &Ctx) -> anyhow::Result<Status> {
+    check_out(&args.out)?;
     let sel = selection(&args)?;
     let policy_ref = hex::decode(&args.policy_ref).context("--policy-ref is not hex")?;
     let source = match (&args.key, &args.tpm_key) {
