@@ -57,6 +57,8 @@ pub struct BuildSpec {
     pub pcrs: PcrSelection,
     /// The `[policy]` line, for errors about the selection.
     pub pcrs_line: usize,
+    /// A signed policy (`[policy] sign_key`), when the spec asks for one.
+    pub sign: Option<SignSpec>,
     top_lines: BTreeMap<String, usize>,
 }
 
@@ -77,6 +79,31 @@ pub struct LaunchSpec {
     pub modules: Vec<Located<LaunchModule>>,
     /// The `[launch]` header line.
     pub line: usize,
+}
+
+/// `[policy] sign_key` and what goes with it: sign the predicted PolicyPCR
+/// digest so a secret sealed once to `PolicyAuthorize(key)` unseals after
+/// this launch (`policysign`). The key file is not read here: only the
+/// signing step reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignSpec {
+    /// The signing key.
+    pub key: Located<SignKey>,
+    /// `policy_ref` (hex in the spec), empty by default.
+    pub policy_ref: Vec<u8>,
+    /// Other launches the signed policy also approves (a `PolicyOR`):
+    /// each a `pcrs.json` or a bundle directory holding one, with the spec's
+    /// text for it (the label the approval records).
+    pub also_approve: Vec<Located<(String, PathBuf)>>,
+}
+
+/// Where the signing key is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignKey {
+    /// A PEM private key file.
+    File(PathBuf),
+    /// `tpm:HANDLE_OR_CONTEXT`: a key held in the TPM tpm2-tools reach.
+    Tpm(String),
 }
 
 /// A value and the spec line it came from.
@@ -229,6 +256,16 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 struct RawPolicy {
     pcrs: Option<Spanned<String>>,
+    sign_key: Option<Spanned<String>>,
+    policy_ref: Option<Spanned<String>>,
+    also_approve: Option<Vec<Spanned<String>>>,
+}
+
+/// The `[policy]` keys of a signed policy (see [`SignSpec`]).
+struct RawSign {
+    sign_key: Option<Spanned<String>>,
+    policy_ref: Option<Spanned<String>>,
+    also_approve: Option<Vec<Spanned<String>>>,
 }
 
 impl BuildSpec {
@@ -332,12 +369,20 @@ impl BuildSpec {
             }
         };
 
+        let mut sign = None;
         let (pcrs, pcrs_line) = match policy_part {
             None => (PcrSelection::default(), 1),
             Some(v) => {
                 let line = line_of(&text, v.span().start);
                 let raw = RawPolicy::deserialize(toml::de::ValueDeserializer::from(v))
                     .map_err(|e| de_err(e, "[policy]"))?;
+                let loc = Locator { path, text: &text };
+                let rs = RawSign {
+                    sign_key: raw.sign_key,
+                    policy_ref: raw.policy_ref,
+                    also_approve: raw.also_approve,
+                };
+                sign = sign_from_raw(rs, base, launch.is_some(), &loc)?;
                 match raw.pcrs {
                     None => (PcrSelection::default(), line),
                     Some(s) => {
@@ -359,6 +404,7 @@ impl BuildSpec {
             launch,
             pcrs,
             pcrs_line,
+            sign,
             top_lines,
         })
     }
@@ -502,6 +548,111 @@ fn launch_from_raw(
         modules,
         line,
     })
+}
+
+fn sign_from_raw(
+    raw: RawSign,
+    base: &Path,
+    has_launch: bool,
+    loc: &Locator<'_>,
+) -> Result<Option<SignSpec>, SpecError> {
+    let Some(k) = raw.sign_key else {
+        for (span, key) in [
+            (raw.policy_ref.as_ref().map(Spanned::span), "policy_ref"),
+            (
+                raw.also_approve
+                    .as_ref()
+                    .and_then(|v| v.first())
+                    .map(Spanned::span),
+                "also_approve",
+            ),
+        ] {
+            if let Some(span) = span {
+                return Err(loc.err(
+                    loc.line(span),
+                    format!("policy.{key}: only for a signed policy (set policy.sign_key)"),
+                ));
+            }
+        }
+        return Ok(None);
+    };
+    let kline = loc.line(k.span());
+    if !has_launch {
+        return Err(loc.err(
+            kline,
+            "policy.sign_key: the spec has no [launch], so no prediction to sign".into(),
+        ));
+    }
+    let key = match k.get_ref().strip_prefix("tpm:") {
+        Some("") => {
+            return Err(loc.err(
+                kline,
+                "policy.sign_key: \"tpm:\" needs a persistent handle or a context file, \
+                 e.g. tpm:0x81000010"
+                    .into(),
+            ));
+        }
+        Some(c) => Located {
+            value: SignKey::Tpm(c.to_string()),
+            line: kline,
+        },
+        None => {
+            let f = loc.file(
+                base,
+                Spanned::new(k.span(), PathBuf::from(k.get_ref())),
+                "policy.sign_key (a PEM private key, or tpm:HANDLE)",
+            )?;
+            Located {
+                value: SignKey::File(f.value),
+                line: f.line,
+            }
+        }
+    };
+    let policy_ref = match raw.policy_ref {
+        None => Vec::new(),
+        Some(r) => {
+            let b = hex::decode(r.get_ref().trim()).map_err(|_| {
+                loc.err(
+                    loc.line(r.span()),
+                    format!("policy.policy_ref: {:?} is not hex", r.get_ref()),
+                )
+            })?;
+            if b.len() > 64 {
+                return Err(loc.err(
+                    loc.line(r.span()),
+                    format!(
+                        "policy.policy_ref: {} bytes; a TPM takes at most 64",
+                        b.len()
+                    ),
+                ));
+            }
+            b
+        }
+    };
+    let mut also_approve = Vec::new();
+    for a in raw.also_approve.unwrap_or_default() {
+        let line = loc.line(a.span());
+        let p = base.join(a.get_ref());
+        let file = if p.is_dir() { p.join("pcrs.json") } else { p };
+        if !file.is_file() {
+            return Err(loc.err(
+                line,
+                format!(
+                    "policy.also_approve: {} is not a pcrs.json or a bundle holding one",
+                    file.display()
+                ),
+            ));
+        }
+        also_approve.push(Located {
+            value: (a.into_inner(), file),
+            line,
+        });
+    }
+    Ok(Some(SignSpec {
+        key,
+        policy_ref,
+        also_approve,
+    }))
 }
 
 /// Check the bzImage header (`HdrS` magic and a version string) without

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use bundle::spec::{BuildSpec, ModuleSource, PcrSelection, SpecError, VlPolicy};
+use bundle::spec::{BuildSpec, ModuleSource, PcrSelection, SignKey, SpecError, VlPolicy};
 
 /// A minimal bzImage: `HdrS`, protocol 2.15, a version string.
 fn fake_kernel() -> Vec<u8> {
@@ -209,4 +209,88 @@ fn invalid_toml_names_its_line() {
     let d = Dir::new();
     let (line, msg) = d.err_line(&format!("{IMAGE}name = = 3\n"));
     assert_eq!(line, 5, "{msg}");
+}
+
+#[test]
+fn signed_policy_keys_parse_relative_to_the_spec() {
+    let d = Dir::new();
+    std::fs::write(d.path().join("release.pem"), "not read by the spec").unwrap();
+    std::fs::create_dir(d.path().join("v1")).unwrap();
+    std::fs::write(d.path().join("v1/pcrs.json"), "{}").unwrap();
+    std::fs::write(d.path().join("v0.json"), "{}").unwrap();
+    let s = d
+        .load(&format!(
+            "{IMAGE}{LAUNCH}\n[policy]\nsign_key = \"release.pem\"\npolicy_ref = \"0a0B\"\nalso_approve = [\"v1\", \"v0.json\"]\n"
+        ))
+        .unwrap();
+    let sign = s.sign.unwrap();
+    assert_eq!(sign.key.value, SignKey::File(d.path().join("release.pem")));
+    assert_eq!(sign.key.line, 21);
+    assert_eq!(sign.policy_ref, [0x0a, 0x0b]);
+    let also: Vec<_> = sign.also_approve.iter().map(|a| a.value.clone()).collect();
+    assert_eq!(
+        also,
+        [
+            ("v1".to_string(), d.path().join("v1/pcrs.json")),
+            ("v0.json".to_string(), d.path().join("v0.json")),
+        ]
+    );
+    let s = d
+        .load(&format!(
+            "{IMAGE}{LAUNCH}\n[policy]\nsign_key = \"tpm:0x81000010\"\n"
+        ))
+        .unwrap();
+    assert_eq!(s.sign.unwrap().key.value, SignKey::Tpm("0x81000010".into()));
+    assert!(d.load(&format!("{IMAGE}{LAUNCH}")).unwrap().sign.is_none());
+}
+
+#[test]
+fn bad_signed_policy_keys_name_their_line() {
+    let d = Dir::new();
+    std::fs::write(d.path().join("k.pem"), "").unwrap();
+    let p = "\n[policy]\n";
+    for (text, line, want) in [
+        (
+            format!("{IMAGE}{LAUNCH}{p}sign_key = \"nope.pem\"\n"),
+            21,
+            "nope.pem",
+        ),
+        (
+            format!("{IMAGE}{LAUNCH}{p}sign_key = \"tpm:\"\n"),
+            21,
+            "persistent handle",
+        ),
+        (
+            format!("{IMAGE}{p}sign_key = \"k.pem\"\n"),
+            7,
+            "no [launch]",
+        ),
+        (
+            format!("{IMAGE}{LAUNCH}{p}policy_ref = \"00\"\n"),
+            21,
+            "sign_key",
+        ),
+        (
+            format!("{IMAGE}{LAUNCH}{p}sign_key = \"k.pem\"\npolicy_ref = \"xyz\"\n"),
+            22,
+            "not hex",
+        ),
+        (
+            format!(
+                "{IMAGE}{LAUNCH}{p}sign_key = \"k.pem\"\npolicy_ref = \"{}\"\n",
+                "00".repeat(65)
+            ),
+            22,
+            "at most 64",
+        ),
+        (
+            format!("{IMAGE}{LAUNCH}{p}sign_key = \"k.pem\"\nalso_approve = [\"gone\"]\n"),
+            22,
+            "gone",
+        ),
+    ] {
+        let (l, msg) = d.err_line(&text);
+        assert_eq!(l, line, "{msg}");
+        assert!(msg.contains(want), "{msg}");
+    }
 }

@@ -260,7 +260,7 @@ fn check_into(
     }
     let hoff = footer.data_offset;
     let mut hb = [0u8; HEADER_SIZE];
-    if hoff % SECTOR != 0 || !read(file, hoff, &mut hb, foff) {
+    if !hoff.is_multiple_of(SECTOR) || !read(file, hoff, &mut hb, foff) {
         c.add(
             foff + 16,
             "footer.data_offset",
@@ -345,7 +345,7 @@ fn check_into(
         );
     }
     let bat_end = h.table_offset.saturating_add(h.bat_bytes());
-    if h.table_offset % SECTOR != 0 || bat_end > foff {
+    if !h.table_offset.is_multiple_of(SECTOR) || bat_end > foff {
         c.add(
             hoff + 16,
             "header.table_offset",
@@ -529,7 +529,7 @@ fn check_footer(c: &mut Checker, b: &[u8; FOOTER_SIZE], at: u64, name: &str) -> 
         ),
         _ => {}
     }
-    if f.current_size > MAX_SIZE || f.current_size % SECTOR != 0 {
+    if f.current_size > MAX_SIZE || !f.current_size.is_multiple_of(SECTOR) {
         c.add(
             at + 48,
             fld("current_size"),

@@ -220,7 +220,7 @@ impl Vhd {
     fn load_dynamic(&mut self) -> Result<()> {
         let path = self.path.clone();
         let off = self.footer.data_offset;
-        if off % SECTOR != 0 || off.checked_add(HEADER_SIZE as u64).is_none() {
+        if !off.is_multiple_of(SECTOR) || off.checked_add(HEADER_SIZE as u64).is_none() {
             return Err(field(
                 &path,
                 self.footer_offset + 16,
@@ -283,7 +283,7 @@ impl Vhd {
         }
         let bat_len = h.max_table_entries as u64 * 4;
         let bat_end = h.table_offset.saturating_add(bat_len);
-        if h.table_offset % SECTOR != 0 || bat_end > self.file_len {
+        if !h.table_offset.is_multiple_of(SECTOR) || bat_end > self.file_len {
             return Err(field(
                 &path,
                 off + 16,

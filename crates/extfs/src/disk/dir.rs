@@ -48,7 +48,7 @@ impl DirEntry {
         let name_len = usize::from(b[6]);
         if usize::from(rec_len) < Self::min_rec_len(name_len)
             || usize::from(rec_len) > b.len()
-            || rec_len % 4 != 0
+            || !rec_len.is_multiple_of(4)
         {
             return Err(DiskError::BadField {
                 what: "dir entry",

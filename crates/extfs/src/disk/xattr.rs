@@ -203,7 +203,7 @@ const ACL_GROUP: u16 = 0x08;
 /// 8-byte entries) to ext's disk form (version 1, 4-byte entries except
 /// named users and groups which keep their 4-byte id).
 pub fn acl_to_disk(v: &[u8]) -> Result<Vec<u8>, DiskError> {
-    if v.len() < 4 || (v.len() - 4) % 8 != 0 || le::u32(v, 0) != 2 {
+    if v.len() < 4 || !(v.len() - 4).is_multiple_of(8) || le::u32(v, 0) != 2 {
         return Err(DiskError::BadField {
             what: "posix acl xattr",
             field: "a_version/length",

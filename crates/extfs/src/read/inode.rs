@@ -61,7 +61,7 @@ impl RawInode {
         let mut extra_isize = 0usize;
         if b.len() > 128 {
             extra_isize = usize::from(le16(b, 0x80));
-            if extra_isize % 4 != 0 || 128 + extra_isize > b.len() {
+            if !extra_isize.is_multiple_of(4) || 128 + extra_isize > b.len() {
                 return Err(ReadError::BadInode {
                     ino,
                     msg: format!(

@@ -4,6 +4,7 @@
 mod launch;
 mod policy;
 mod record;
+mod sign;
 
 use std::path::{Path, PathBuf};
 
@@ -47,6 +48,8 @@ struct Report {
     files: Vec<FileJson>,
     pcrs: Option<serde_json::Value>,
     policy_digest: Option<String>,
+    /// The `PolicyAuthorize` digest to seal to, when the policy is signed.
+    authorize_policy: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -73,7 +76,7 @@ pub fn run(args: BuildArgs, ctx: &Ctx) -> anyhow::Result<Status> {
     let epoch = crate::cmd::build_epoch()?;
 
     let mut b = BundleBuilder::open(&out)?;
-    let total = 2 + 2 * u64::from(spec.launch.is_some());
+    let total = 2 + 2 * u64::from(spec.launch.is_some()) + u64::from(spec.sign.is_some());
     let bar = ctx.steps_bar(total, "build");
     {
         let bar = bar.clone();
@@ -93,6 +96,9 @@ pub fn run(args: BuildArgs, ctx: &Ctx) -> anyhow::Result<Status> {
         let refs = launch::BundleRefs { kernel, initramfs };
         launch::predict_step(&mut b, &spec, l, &refs, ctx)?;
         policy::policy_step(&mut b, &spec)?;
+        if let Some(s) = &spec.sign {
+            sign::sign_step(&mut b, &spec, s)?;
+        }
     }
     record::record_step(&mut b, &spec)?;
     let commit = b.commit()?;
@@ -197,6 +203,12 @@ fn report(out: &Path, c: &Commit, ctx: &Ctx) -> anyhow::Result<()> {
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok());
     let policy_digest = std::fs::read_to_string(out.join(policy::DIGEST_HEX)).ok();
+    let authorize_policy = std::fs::read(
+        out.join(crate::cmd::signing::BUNDLE_DIR)
+            .join(policysign::signed::files::AUTHORIZE_POLICY),
+    )
+    .ok()
+    .map(hex::encode);
     if ctx.json {
         return ctx.print_json(&Report {
             bundle: out.to_path_buf(),
@@ -205,6 +217,7 @@ fn report(out: &Path, c: &Commit, ctx: &Ctx) -> anyhow::Result<()> {
             files,
             pcrs: pcrs.map(|v| v["pcrs"].clone()),
             policy_digest: policy_digest.map(|s| s.trim().to_string()),
+            authorize_policy,
         });
     }
     for s in &steps {
@@ -233,6 +246,12 @@ fn report(out: &Path, c: &Commit, ctx: &Ctx) -> anyhow::Result<()> {
     }
     if let Some(d) = policy_digest {
         outln!("  policy  {}", d.trim());
+    }
+    if let Some(d) = &authorize_policy {
+        outln!(
+            "  signed  {BUNDLE}/ (seal once to PolicyAuthorize {d})",
+            BUNDLE = crate::cmd::signing::BUNDLE_DIR
+        );
     }
     outln!();
     if c.replaced {

@@ -8,6 +8,7 @@ pub mod image;
 pub mod log;
 pub mod manpages;
 pub mod policy;
+pub mod signing;
 pub mod vhd;
 
 /// `SOURCE_DATE_EPOCH`, read and checked the same way by every command that

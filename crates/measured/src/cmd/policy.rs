@@ -11,6 +11,8 @@ use crate::exit::Status;
 use crate::outln;
 use crate::output::Ctx;
 
+mod sign;
+
 /// The `policy` subcommands.
 #[derive(Subcommand, Debug)]
 #[command(defer = true)]
@@ -57,11 +59,19 @@ pub enum PolicyCommand {
         #[arg(long, default_value = "sha256")]
         alg: HashAlg,
     },
-    /// TPM2_PolicyAuthorize by a signing key's name.
+    /// TPM2_PolicyAuthorize by a signing key's name: what to seal to once.
     Authorize {
         /// The key's TPM name (nameAlg || digest), hex.
-        #[arg(long)]
-        name: String,
+        #[arg(long, required_unless_present = "key", conflicts_with = "key")]
+        name: Option<String>,
+        /// The signing key instead: a PEM public or private key (named as
+        /// `tpm2_loadexternal -G rsa|ecc -u` names it), or a TPM2B_PUBLIC
+        /// (`tpm2_readpublic -o`, a bundle's `policy/signed/signing-key.pub`).
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// Write the binary digest here (as `tpm2_policyauthorize -L`).
+        #[arg(short = 'o', long)]
+        output: Option<PathBuf>,
         /// policyRef, hex (default empty).
         #[arg(long, default_value = "")]
         policy_ref: String,
@@ -69,6 +79,8 @@ pub enum PolicyCommand {
         #[arg(long, default_value = "sha256")]
         alg: HashAlg,
     },
+    /// Sign predicted launches for TPM2_PolicyAuthorize (see docs/sealing.md).
+    Sign(sign::SignArgs),
     /// TPM 1.2 digestAtRelease (SHA1 of TPM_PCR_COMPOSITE) for SHA1 PCR values.
     Tpm12 {
         /// PCR values (JSON bank- or PCR-first, a bundle's `pcrs.json`, `drtm predict --json`
@@ -132,6 +144,21 @@ fn tpm12_selection(text: &str) -> anyhow::Result<Vec<u32>> {
     Ok(sel.banks[0].1.clone())
 }
 
+/// The TPM name of a signing key file: a TPM2B_PUBLIC, or a PEM key.
+fn key_name(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if !bytes.starts_with(b"-----BEGIN") && !bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        let p = policysign::TpmPublic::parse(&bytes)
+            .with_context(|| format!("{}: neither PEM nor a TPM2B_PUBLIC", path.display()))?;
+        return Ok(p.name());
+    }
+    if bytes.windows(8).any(|w| w == b"PRIVATE ") {
+        crate::cmd::signing::warn_if_loose(path);
+    }
+    let m = policysign::key::read_public(path)?;
+    Ok(policysign::TpmPublic::loadexternal(m).name())
+}
+
 /// Run one `policy` subcommand.
 pub fn run(cmd: PolicyCommand, ctx: &Ctx) -> anyhow::Result<Status> {
     let (alg, digest, extra) = match cmd {
@@ -181,15 +208,25 @@ pub fn run(cmd: PolicyCommand, ctx: &Ctx) -> anyhow::Result<Status> {
         }
         PolicyCommand::Authorize {
             name,
+            key,
+            output,
             policy_ref,
             alg,
         } => {
-            let n = hex::decode(&name).context("--name is not hex")?;
+            let n = match (name, key) {
+                (Some(name), _) => hex::decode(&name).context("--name is not hex")?,
+                (None, Some(k)) => key_name(&k)?,
+                (None, None) => bail!("give --name or --key"),
+            };
             let r = hex::decode(&policy_ref).context("--policy-ref is not hex")?;
             let mut p = PolicyDigest::new(alg);
             p.policy_authorize(&n, &r);
-            (alg, p.digest().to_vec(), String::new())
+            if let Some(o) = output {
+                write_atomic(&o, p.digest())?;
+            }
+            (alg, p.digest().to_vec(), hex::encode(&n))
         }
+        PolicyCommand::Sign(a) => return sign::run(a, ctx),
         PolicyCommand::Tpm12 { pcrs, select } => {
             let select = tpm12_selection(&select)?;
             let v = load_text_values(&pcrs)?;

@@ -4,6 +4,10 @@
 //! bundle is measured afresh from the bundle's own file with tboot's rule
 //! (so a wrong prediction of it shows); other events extend the digests
 //! `pcrs.json` gives (they come from the platform, not from the bundle).
+//!
+//! A launch on a running swtpm is a dynamic launch: it resets PCR17-22, so
+//! one TPM can be launched again and again, as a machine reboots into each
+//! release, and keeps what was sealed on it.
 
 #![allow(dead_code)]
 
@@ -96,4 +100,28 @@ pub fn launch(tpm: &Swtpm, bundle: &Path, how: Launch<'_>) {
     }
     tpm.set_locality(0).unwrap();
     assert!(measured >= 1, "no module of the bundle was measured");
+    if how != Launch::AsPredicted {
+        return;
+    }
+    for pcr in [17u32, 18, 19] {
+        assert_eq!(
+            hex::encode(tpm.pcr_read(HashAlg::Sha256.id(), pcr).unwrap()),
+            pcrs["pcrs"][pcr.to_string()]["sha256"].as_str().unwrap(),
+            "{}: PCR{pcr} after the launch",
+            bundle.display()
+        );
+    }
+}
+
+/// A bzImage header on 128 KiB whose body byte is `fill` (a different
+/// `fill` is a different kernel).
+pub fn fake_kernel(fill: u8) -> Vec<u8> {
+    let mut b = vec![fill; 128 * 1024];
+    b[..0x400].fill(0);
+    b[0x202..0x206].copy_from_slice(b"HdrS");
+    b[0x206..0x208].copy_from_slice(&0x020fu16.to_le_bytes());
+    b[0x20e..0x210].copy_from_slice(&0x100u16.to_le_bytes());
+    let v = b"6.1.0-swtpm-test (t@t) #1\0";
+    b[0x300..0x300 + v.len()].copy_from_slice(v);
+    b
 }

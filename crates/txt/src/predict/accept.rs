@@ -75,7 +75,7 @@ pub(super) fn check_acm(
             }
         )));
     }
-    if size == 0 || size % 64 != 0 {
+    if size == 0 || !size.is_multiple_of(64) {
         return Err(refuse(format!(
             "the ACM is {size} bytes, not a multiple of 64: tboot {v} refuses it (verify_acmod)"
         )));

@@ -82,7 +82,7 @@ pub fn handoff_tables(d: &[u8]) -> Option<Vec<ConfigTable>> {
 pub fn variable_detail(name: &str, data: &[u8]) -> Option<String> {
     match name {
         "BootOrder" | "DriverOrder" => {
-            if data.len() % 2 != 0 {
+            if !data.len().is_multiple_of(2) {
                 return None;
             }
             Some(

@@ -48,7 +48,7 @@ pub fn ucs2(b: &[u8]) -> Option<String> {
         .map(|c| u16::from_le_bytes([c[0], c[1]]))
         .collect();
     let end = units.iter().position(|&u| u == 0).unwrap_or(units.len());
-    if units[end..].iter().any(|&u| u != 0) || b.len() % 2 != 0 && b[b.len() - 1] != 0 {
+    if units[end..].iter().any(|&u| u != 0) || !b.len().is_multiple_of(2) && b[b.len() - 1] != 0 {
         return None;
     }
     let s = String::from_utf16(&units[..end]).ok()?;
