@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use crate::format::{
     BAT_UNUSED, BATMAP_COOKIE, BatmapHeader, DiskType, DynamicHeader, FEATURES_RESERVED,
-    FOOTER_COOKIE, FOOTER_SIZE, Footer, HEADER_COOKIE, HEADER_SIZE, MAX_SIZE, SECTOR, VERSION_1_0,
+    FOOTER_COOKIE, FOOTER_SIZE, Footer, HEADER_COOKIE, HEADER_SIZE, MAX_BAT_ENTRIES, MAX_SIZE,
+    SECTOR, VERSION_1_0,
 };
 use crate::geometry::Geometry;
 use crate::{Error, Result};
@@ -32,17 +33,38 @@ impl std::fmt::Display for Violation {
     }
 }
 
+/// The most violations listed; past it they are counted (a hostile BAT can
+/// break a rule in each of millions of entries).
+pub const MAX_VIOLATIONS: usize = 1000;
+
 struct Checker {
     out: Vec<Violation>,
+    more: u64,
 }
 
 impl Checker {
     fn add(&mut self, offset: u64, field: impl Into<String>, problem: impl Into<String>) {
+        if self.out.len() >= MAX_VIOLATIONS {
+            self.more += 1;
+            return;
+        }
         self.out.push(Violation {
             offset,
             field: field.into(),
             problem: problem.into(),
         });
+    }
+
+    fn finish(mut self) -> Vec<Violation> {
+        if self.more > 0 {
+            let last = self.out.last().map_or(0, |v| v.offset);
+            self.out.push(Violation {
+                offset: last,
+                field: "file".into(),
+                problem: format!("{} more violations not listed", self.more),
+            });
+        }
+        self.out
     }
 }
 
@@ -56,14 +78,22 @@ fn read(file: &File, off: u64, buf: &mut [u8], len: u64) -> bool {
 pub fn check_file(path: &Path) -> Result<Vec<Violation>> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    let mut c = Checker { out: Vec::new() };
+    let mut c = Checker {
+        out: Vec::new(),
+        more: 0,
+    };
+    check(&mut c, &file, path, len)?;
+    Ok(c.finish())
+}
+
+fn check(c: &mut Checker, file: &File, path: &Path, len: u64) -> Result<()> {
     if len < 512 {
         c.add(
             0,
             "file",
             format!("{len} bytes: too short to hold a 512-byte footer"),
         );
-        return Ok(c.out);
+        return Ok(());
     }
     let foff = if len % 512 == 511 {
         len - 511
@@ -73,9 +103,9 @@ pub fn check_file(path: &Path) -> Result<Vec<Violation>> {
     let mut fb = [0u8; FOOTER_SIZE];
     file.read_exact_at(&mut fb[..(len - foff) as usize], foff)
         .map_err(|e| Error::io(path, e))?;
-    let footer = check_footer(&mut c, &fb, foff, "footer");
+    let footer = check_footer(c, &fb, foff, "footer");
     let Some(kind) = footer.kind() else {
-        return Ok(c.out);
+        return Ok(());
     };
     if kind == DiskType::Fixed {
         if foff < footer.current_size {
@@ -98,11 +128,11 @@ pub fn check_file(path: &Path) -> Result<Vec<Violation>> {
                 ),
             );
         }
-        return Ok(c.out);
+        return Ok(());
     }
     // The copy at offset 0 must match the footer at EOF.
     let mut copy = [0u8; FOOTER_SIZE];
-    if read(&file, 0, &mut copy, len) && copy != fb {
+    if read(file, 0, &mut copy, len) && copy != fb {
         c.add(
             0,
             "footer copy",
@@ -111,13 +141,13 @@ pub fn check_file(path: &Path) -> Result<Vec<Violation>> {
     }
     let hoff = footer.data_offset;
     let mut hb = [0u8; HEADER_SIZE];
-    if hoff % SECTOR != 0 || !read(&file, hoff, &mut hb, foff) {
+    if hoff % SECTOR != 0 || !read(file, hoff, &mut hb, foff) {
         c.add(
             foff + 16,
             "footer.data_offset",
             format!("{hoff:#x}: no 1024-byte dynamic header fits there before the footer"),
         );
-        return Ok(c.out);
+        return Ok(());
     }
     let h = DynamicHeader::decode(&hb);
     if &h.cookie != HEADER_COOKIE {
@@ -195,7 +225,7 @@ pub fn check_file(path: &Path) -> Result<Vec<Violation>> {
                 h.table_offset
             ),
         );
-        return Ok(c.out);
+        return Ok(());
     }
     if h.table_offset < hoff + HEADER_SIZE as u64 && hoff < bat_end {
         c.add(
@@ -204,10 +234,23 @@ pub fn check_file(path: &Path) -> Result<Vec<Violation>> {
             "BAT overlaps the dynamic header",
         );
     }
+    // The table lies inside the file (checked above), and is read only up
+    // to MAX_BAT_ENTRIES: memory is never sized by the header alone.
+    if h.max_table_entries > MAX_BAT_ENTRIES {
+        c.add(
+            hoff + 28,
+            "header.max_table_entries",
+            format!(
+                "{} entries: more than the {MAX_BAT_ENTRIES} this checker reads; BAT not checked",
+                h.max_table_entries
+            ),
+        );
+        return Ok(());
+    }
     let mut raw = vec![0u8; (h.max_table_entries as usize) * 4];
-    if !read(&file, h.table_offset, &mut raw, len) {
+    if !read(file, h.table_offset, &mut raw, len) {
         c.add(h.table_offset, "bat", "cannot be read");
-        return Ok(c.out);
+        return Ok(());
     }
     let bat: Vec<u32> = raw
         .chunks_exact(4)
@@ -220,7 +263,7 @@ pub fn check_file(path: &Path) -> Result<Vec<Violation>> {
         (h.table_offset, bat_end, "BAT"),
     ];
     let batmap = if &footer.creator_app[..3] == b"tap" && footer.creator_version >= 0x0001_0002 {
-        check_batmap(&mut c, &file, len, &footer, &h, bat_end)
+        check_batmap(c, file, len, &footer, &h, bat_end)
     } else {
         None
     };
@@ -240,7 +283,7 @@ pub fn check_file(path: &Path) -> Result<Vec<Violation>> {
         ));
     }
     if !bs_ok {
-        return Ok(c.out);
+        return Ok(());
     }
     let bm = h.bitmap_bytes();
     let span = bm + h.block_size as u64;
@@ -301,7 +344,7 @@ pub fn check_file(path: &Path) -> Result<Vec<Violation>> {
                 );
                 continue;
             }
-            if read(&file, e as u64 * SECTOR, &mut bits, len) && bits != full {
+            if read(file, e as u64 * SECTOR, &mut bits, len) && bits != full {
                 c.add(
                     e as u64 * SECTOR,
                     format!("bitmap of block {i}"),
@@ -310,7 +353,7 @@ pub fn check_file(path: &Path) -> Result<Vec<Violation>> {
             }
         }
     }
-    Ok(c.out)
+    Ok(())
 }
 
 fn check_footer(c: &mut Checker, b: &[u8; FOOTER_SIZE], at: u64, name: &str) -> Footer {
