@@ -17,7 +17,9 @@ pub use dir::load_dir;
 pub use edit::{lookup, mkdir_p, read_file, remove, symlink, write_file};
 pub use error::{LoadError, Result};
 pub use fstree::Tree;
-pub use tar::{load_tar, load_tar_reader};
+pub use tar::{
+    EXPANSION_ALLOWANCE, MAX_EXPANSION, MAX_METADATA, SPOOL_THRESHOLD, load_tar, load_tar_reader,
+};
 
 /// What kind of source a path holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

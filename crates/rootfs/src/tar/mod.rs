@@ -4,15 +4,23 @@
 //! earlier ones of the same name, missing parent directories are created
 //! (root-owned, 0755, time 0) and get their metadata when their own entry
 //! comes. Absolute names, `..`, and names that pass through a symlink are
-//! errors naming the entry. Members over [`SPOOL_THRESHOLD`] bytes go to an
-//! anonymous temporary file instead of memory.
+//! errors naming the entry. Members over [`SPOOL_THRESHOLD`] bytes go to
+//! one shared, unlinked temporary file ([`spool`]) with their zero blocks
+//! left as holes; sparse members ([`sparse`]) keep their holes; and what
+//! the archive may make us read is bounded ([`guard`]).
+
+mod guard;
+mod sparse;
+mod spool;
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
-use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::rc::Rc;
 
-use fstree::{Content, ContentSource, Inode, Kind, Meta, NamePath, Timestamp, Tree, Xattrs};
+use fstree::{Content, Inode, Kind, Meta, NamePath, Timestamp, Tree, Xattrs};
+
+pub use guard::{EXPANSION_ALLOWANCE, MAX_EXPANSION, MAX_METADATA};
 
 use crate::edit::parent_dir;
 use crate::error::{LoadError, Result};
@@ -20,30 +28,6 @@ use crate::{Compression, SourceKind, detect_bytes};
 
 /// Members larger than this are spooled to a temporary file.
 pub const SPOOL_THRESHOLD: u64 = 1 << 20;
-
-/// A tar member's contents in an unlinked temporary file.
-#[derive(Debug)]
-struct Spooled {
-    file: File,
-    len: u64,
-}
-
-impl ContentSource for Spooled {
-    fn len(&self) -> u64 {
-        self.len
-    }
-    fn data_ranges(&self) -> io::Result<Vec<(u64, u64)>> {
-        fstree::host_data_ranges(&self.file, self.len)
-    }
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        if offset >= self.len {
-            return Ok(0);
-        }
-        let n = buf.len().min((self.len - offset) as usize);
-        self.file.read_exact_at(&mut buf[..n], offset)?;
-        Ok(n)
-    }
-}
 
 /// Load the tar archive at `path`, decompressing by magic number.
 pub fn load_tar(path: &Path) -> Result<Tree> {
@@ -58,6 +42,11 @@ pub fn load_tar_reader(mut r: impl io::BufRead, label: &str) -> Result<Tree> {
         Some(SourceKind::Tar(c)) => c,
         _ => Compression::None,
     };
+    let meter = guard::Meter::new(compression != Compression::None);
+    let r = guard::CountIn {
+        inner: r,
+        meter: meter.clone(),
+    };
     let inner: Box<dyn Read> = match compression {
         Compression::None => Box::new(r),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
@@ -68,13 +57,19 @@ pub fn load_tar_reader(mut r: impl io::BufRead, label: &str) -> Result<Tree> {
                 .map_err(|e| LoadError::io(label.as_ref(), e))?,
         ),
     };
-    Loader::new(label).run(inner)
+    let guarded = guard::Guard {
+        inner,
+        meter: meter.clone(),
+    };
+    Loader::new(label, meter).run(guarded)
 }
 
 struct Loader {
     label: String,
     tree: Tree,
     implicit: Meta,
+    meter: Rc<guard::Meter>,
+    spool: spool::Spool,
 }
 
 /// Metadata a PAX header may override.
@@ -86,6 +81,7 @@ struct Pax {
     ctime: Option<Timestamp>,
     uid: Option<u32>,
     gid: Option<u32>,
+    sparse: sparse::PaxSparse,
 }
 
 /// A PAX time: decimal seconds with an optional fraction.
@@ -111,7 +107,7 @@ fn pax_time(v: &[u8]) -> Option<Timestamp> {
 }
 
 impl Loader {
-    fn new(label: &str) -> Self {
+    fn new(label: &str, meter: Rc<guard::Meter>) -> Self {
         let implicit = Meta {
             perm: 0o755,
             ..Meta::default()
@@ -120,16 +116,13 @@ impl Loader {
             label: label.to_string(),
             tree: Tree::new(implicit.clone()),
             implicit,
+            meter,
+            spool: spool::Spool::default(),
         }
     }
 
     fn err(&self, index: usize, entry: &str, msg: impl Into<String>) -> LoadError {
-        LoadError::Tar {
-            archive: self.label.clone(),
-            index,
-            entry: entry.to_string(),
-            msg: msg.into(),
-        }
+        tar_err(&self.label, index, entry, msg)
     }
 
     fn run(mut self, r: impl Read) -> Result<Tree> {
@@ -177,6 +170,12 @@ impl Loader {
                 p.xattrs.insert(x.to_vec(), v.to_vec());
                 continue;
             }
+            if p.sparse
+                .record(k, v)
+                .map_err(|m| self.err(index, name, m))?
+            {
+                continue;
+            }
             match k {
                 b"mtime" => p.mtime = Some(pax_time(v).ok_or_else(bad)?),
                 b"atime" => p.atime = Some(pax_time(v).ok_or_else(bad)?),
@@ -191,12 +190,20 @@ impl Loader {
 
     fn entry(&mut self, index: usize, mut entry: tar::Entry<impl Read>) -> Result<()> {
         use tar::EntryType as T;
-        let raw_name = entry.path_bytes().into_owned();
-        let name = String::from_utf8_lossy(&raw_name).into_owned();
+        let mut raw_name = entry.path_bytes().into_owned();
         let et = entry.header().entry_type();
         if matches!(et, T::XGlobalHeader) {
             return Ok(());
         }
+        let pax = {
+            let shown = String::from_utf8_lossy(&raw_name).into_owned();
+            self.pax(index, &shown, &mut entry)?
+        };
+        // A PAX sparse member's real name (its header holds a stand-in).
+        if let Some(n) = &pax.sparse.name {
+            raw_name = n.clone();
+        }
+        let name = String::from_utf8_lossy(&raw_name).into_owned();
         if raw_name.first() == Some(&b'/') {
             return Err(LoadError::Escape {
                 entry: name,
@@ -207,8 +214,8 @@ impl Loader {
             entry: name.clone(),
             msg: e.to_string(),
         })?;
-        let pax = self.pax(index, &name, &mut entry)?;
-        let h = entry.header();
+        let h = entry.header().clone();
+        let h = &h;
         let field = |r: io::Result<u64>, what: &str| {
             r.map_err(|e| self.err(index, &name, format!("header field {what}: {e}")))
         };
@@ -252,7 +259,11 @@ impl Loader {
                 }
                 Kind::Dir(Default::default())
             }
-            T::Regular | T::Continuous | T::GNUSparse => {
+            T::GNUSparse => Kind::File(self.gnu_sparse(index, &name, &mut entry)?),
+            T::Regular | T::Continuous if pax.sparse.any => {
+                Kind::File(self.pax_sparse(index, &name, &mut entry, &pax.sparse)?)
+            }
+            T::Regular | T::Continuous => {
                 let len = entry.size();
                 Kind::File(self.contents(index, &name, &mut entry, len)?)
             }
@@ -355,29 +366,173 @@ impl Loader {
         Ok(())
     }
 
-    fn contents(&self, index: usize, name: &str, r: &mut impl Read, len: u64) -> Result<Content> {
-        let short =
-            |e: io::Error| self.err(index, name, format!("reading {len} bytes of data: {e}"));
+    /// Read a member's `len` bytes of data: small ones into memory, the
+    /// rest into the spool.
+    fn contents(
+        &mut self,
+        index: usize,
+        name: &str,
+        r: &mut impl Read,
+        len: u64,
+    ) -> Result<Content> {
+        let label = &self.label;
+        let short = |e: io::Error| {
+            tar_err(
+                label,
+                index,
+                name,
+                format!("reading {len} bytes of data: {e}"),
+            )
+        };
+        self.meter.set_in_data(true);
         if len <= SPOOL_THRESHOLD {
             let mut v = Vec::with_capacity(len as usize);
-            r.read_to_end(&mut v).map_err(short)?;
+            let got = r.read_to_end(&mut v);
+            self.meter.set_in_data(false);
+            got.map_err(short)?;
             if v.len() as u64 != len {
-                return Err(self.err(
-                    index,
-                    name,
-                    format!("data ends after {} of {len} bytes", v.len()),
-                ));
+                let msg = format!("data ends after {} of {len} bytes", v.len());
+                return Err(tar_err(label, index, name, msg));
             }
             return Ok(Content::bytes(v));
         }
-        let mut file =
-            tempfile::tempfile().map_err(|e| LoadError::io(Path::new("temporary file"), e))?;
-        let got = io::copy(r, &mut file).map_err(short)?;
-        if got != len {
-            return Err(self.err(index, name, format!("data ends after {got} of {len} bytes")));
+        let spool_err = |e| LoadError::io(Path::new("temporary spool file"), e);
+        let m = self.spool.member().map_err(spool_err)?;
+        let got = copy_into(r, &m, &[(0, len)]);
+        self.meter.set_in_data(false);
+        match got {
+            Ok(n) if n == len => {}
+            Ok(n) => {
+                let msg = format!("data ends after {n} of {len} bytes");
+                return Err(tar_err(label, index, name, msg));
+            }
+            Err(Copy::Read(e)) => return Err(short(e)),
+            Err(Copy::Write(e)) => return Err(spool_err(e)),
         }
-        Ok(Content::new(Spooled { file, len }))
+        self.spool.finish(m, len).map_err(spool_err)
     }
+
+    /// An old-GNU sparse member (type `S`): the tar crate knows its map and
+    /// writes it out with holes; its data then joins the spool.
+    fn gnu_sparse(
+        &mut self,
+        index: usize,
+        name: &str,
+        entry: &mut tar::Entry<impl Read>,
+    ) -> Result<Content> {
+        let len = entry.size();
+        let tmp_err = |e| LoadError::io(Path::new("temporary directory"), e);
+        let dir = tempfile::Builder::new()
+            .prefix(".measured-sparse-")
+            .tempdir()
+            .map_err(tmp_err)?;
+        let p = dir.path().join("member");
+        self.meter.set_in_data(true);
+        let unpacked = entry.unpack(&p);
+        self.meter.set_in_data(false);
+        unpacked.map_err(|e| self.err(index, name, format!("sparse member: {e}")))?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).map_err(tmp_err)?;
+        let f = File::open(&p).map_err(tmp_err)?;
+        let spool_err = |e| LoadError::io(Path::new("temporary spool file"), e);
+        let m = self.spool.member().map_err(spool_err)?;
+        m.copy_sparse(&f, len).map_err(spool_err)?;
+        self.spool.finish(m, len).map_err(spool_err)
+    }
+
+    /// A PAX sparse member (GNU format 0.0, 0.1 or 1.0): regions of data
+    /// placed by its map, holes between them.
+    fn pax_sparse(
+        &mut self,
+        index: usize,
+        name: &str,
+        entry: &mut tar::Entry<impl Read>,
+        sp: &sparse::PaxSparse,
+    ) -> Result<Content> {
+        let label = &self.label;
+        let bad = |m: String| tar_err(label, index, name, m);
+        let real = sp
+            .real_size
+            .ok_or_else(|| bad("GNU sparse member without GNU.sparse.size/realsize".into()))?;
+        let avail = entry.size();
+        self.meter.set_in_data(true);
+        let map = if sp.map_in_data().map_err(bad)? {
+            sparse::read_data_map(entry, avail)
+        } else {
+            sp.pax_map().map(|m| (m, 0))
+        };
+        let (regions, map_len) = match map {
+            Ok(m) => m,
+            Err(e) => {
+                self.meter.set_in_data(false);
+                return Err(bad(e));
+            }
+        };
+        if let Err(e) = sparse::check_map(&regions, real, avail - map_len) {
+            self.meter.set_in_data(false);
+            return Err(bad(e));
+        }
+        let spool_err = |e| LoadError::io(Path::new("temporary spool file"), e);
+        let m = match self.spool.member() {
+            Ok(m) => m,
+            Err(e) => {
+                self.meter.set_in_data(false);
+                return Err(spool_err(e));
+            }
+        };
+        let want: u64 = regions.iter().map(|r| r.1).sum();
+        let got = copy_into(entry, &m, &regions);
+        self.meter.set_in_data(false);
+        match got {
+            Ok(n) if n == want => {}
+            Ok(n) => return Err(bad(format!("sparse data ends after {n} of {want} bytes"))),
+            Err(Copy::Read(e)) => return Err(bad(format!("reading sparse data: {e}"))),
+            Err(Copy::Write(e)) => return Err(spool_err(e)),
+        }
+        self.spool.finish(m, real).map_err(spool_err)
+    }
+}
+
+fn tar_err(archive: &str, index: usize, entry: &str, msg: impl Into<String>) -> LoadError {
+    LoadError::Tar {
+        archive: archive.to_string(),
+        index,
+        entry: entry.to_string(),
+        msg: msg.into(),
+    }
+}
+
+/// Why copying a member into the spool stopped.
+enum Copy {
+    Read(io::Error),
+    Write(io::Error),
+}
+
+/// Copy `regions` (offset in the member, length), in order, from `r` into
+/// `m`; returns the bytes copied (fewer when `r` ends early).
+fn copy_into(
+    r: &mut impl Read,
+    m: &spool::Member,
+    regions: &[(u64, u64)],
+) -> std::result::Result<u64, Copy> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    for &(off, len) in regions {
+        let mut done = 0u64;
+        while done < len {
+            let want = (len - done).min(buf.len() as u64) as usize;
+            let n = match r.read(&mut buf[..want]) {
+                Ok(0) => return Ok(total),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Copy::Read(e)),
+            };
+            m.write(off + done, &buf[..n]).map_err(Copy::Write)?;
+            done += n as u64;
+            total += n as u64;
+        }
+    }
+    Ok(total)
 }
 
 #[cfg(test)]
