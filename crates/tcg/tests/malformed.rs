@@ -82,7 +82,10 @@ fn spec_id_event_that_lies_about_a_digest_size_is_rejected() {
 
 #[test]
 fn fuzz_seed_corpus_parses_without_panic() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus/parse_log");
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fuzz/corpus/tcg_parse_log"
+    );
     let mut n = 0;
     for f in std::fs::read_dir(dir).unwrap() {
         let buf = std::fs::read(f.unwrap().path()).unwrap();
@@ -105,4 +108,35 @@ fn fuzz_seed_corpus_parses_without_panic() {
         n += 1;
     }
     assert!(n >= 10, "{n} seeds");
+}
+
+#[test]
+fn pcr_value_seeds_parse_and_damage_does_not_panic() {
+    use tcg::values::PcrValues;
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fuzz/corpus/tcg_pcr_values"
+    );
+    let mut n = 0;
+    for f in std::fs::read_dir(dir).unwrap() {
+        let path = f.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let parsed = if name.ends_with(".json") {
+            PcrValues::from_json(&text, &name)
+        } else {
+            PcrValues::from_pcrread_yaml(&text, &name)
+        };
+        if !name.starts_with("regression-") {
+            assert!(parsed.is_ok(), "{name}: {parsed:?}");
+        }
+        for cut in (0..text.len()).step_by(37) {
+            if text.is_char_boundary(cut) {
+                let _ = PcrValues::from_json(&text[..cut], &name);
+                let _ = PcrValues::from_pcrread_yaml(&text[..cut], &name);
+            }
+        }
+        n += 1;
+    }
+    assert!(n >= 3, "seeds in {dir}");
 }

@@ -150,7 +150,7 @@ fn damaged_images_are_named_errors_and_check_violations() {
 }
 
 fn corpus_dir() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/open")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/vhd_open")
 }
 
 #[test]

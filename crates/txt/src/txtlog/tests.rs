@@ -140,7 +140,7 @@ fn padding_after_the_last_record_ends_a_legacy_log() {
 fn mutated_seed_logs_never_panic() {
     // A cheap, deterministic stand-in for the fuzzer in CI: flip, truncate
     // and overwrite bytes of every seed log with length-like values.
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/txt_log");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/txt_log");
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = move || {
         state ^= state << 13;
