@@ -17,7 +17,7 @@ pub use content::{
     Bytes, Content, ContentSource, HostFile, MAX_OPEN_HOST_FILES, MAX_READ_ALL, Sparse,
     copy_file_range_all, host_data_ranges, host_data_ranges_in,
 };
-pub use digest::content_sha256;
+pub use digest::{content_sha256, is_zero};
 pub use path::{NamePath, PathError};
 
 /// Index of an inode in its [`Tree`].

@@ -246,6 +246,16 @@ fn read_input(path: &Path, what: &str) -> Result<Vec<u8>, ImageError> {
             source: std::io::Error::new(std::io::ErrorKind::NotFound, format!("{what} not found")),
         });
     }
+    // Not a FIFO (a read that may never end) nor a device.
+    if !path.is_file() {
+        return Err(ImageError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{what} is not a regular file"),
+            ),
+        });
+    }
     std::fs::read(path).map_err(ImageError::io(path))
 }
 

@@ -53,6 +53,11 @@ pub fn detect(path: &Path) -> Result<SourceKind> {
     if md.is_dir() {
         return Ok(SourceKind::Dir);
     }
+    // A FIFO or device is never an image or archive we can read (and
+    // opening a FIFO nobody writes would wait forever).
+    if !md.is_file() {
+        return Err(LoadError::UnknownFormat(path.to_path_buf()));
+    }
     let mut head = Vec::with_capacity(1082);
     std::fs::File::open(path)
         .and_then(|f| f.take(1082).read_to_end(&mut head))

@@ -73,7 +73,7 @@ impl Member {
             // The grain is relative to the member, so holes are blocks.
             let skip = ZERO_GRAIN - ((at + i as u64) % ZERO_GRAIN as u64) as usize;
             let end = (i + skip).min(data.len());
-            if data[i..end].iter().all(|&b| b == 0) {
+            if fstree::is_zero(&data[i..end]) {
                 i = end;
                 continue;
             }
@@ -81,7 +81,7 @@ impl Member {
             let mut stop = end;
             while stop < data.len() {
                 let next = (stop + ZERO_GRAIN).min(data.len());
-                if data[stop..next].iter().all(|&b| b == 0) {
+                if fstree::is_zero(&data[stop..next]) {
                     break;
                 }
                 stop = next;
