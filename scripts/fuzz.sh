@@ -15,8 +15,8 @@
 #
 # Environment: FUZZ_SANITIZER (default none: the code is safe Rust, and
 # uninstrumented builds run several times faster; `address` for the few
-# unsafe blocks) and FUZZ_RSS_MB
-# (memory limit per target, default 2048).
+# unsafe blocks), FUZZ_RSS_MB (memory limit per target, default 2048) and
+# FUZZ_TARGET_DIR (build directory, default fuzz/target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
@@ -33,6 +33,9 @@ fi
 
 fuzz=(cargo +nightly fuzz)
 opts=(--fuzz-dir fuzz -O -s "$sanitizer")
+if [ -n "${FUZZ_TARGET_DIR:-}" ]; then
+  opts+=(--target-dir "$FUZZ_TARGET_DIR")
+fi
 if [ $# -gt 0 ]; then
   targets=("$@")
 else

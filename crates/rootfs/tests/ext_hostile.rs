@@ -147,6 +147,21 @@ fn cross_linked_files_are_refused() {
         e.contains(&format!("block {a}")) && e.contains("cross-linked"),
         "{e}"
     );
+    // Extents (ext4): /b's first extent starts at /a's block. In an extent
+    // inode, i_block[5] is the first leaf's ee_start_lo.
+    let src = tmp.path().join("src4");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("a"), b"a\n").unwrap();
+    std::fs::write(src.join("b"), b"b\n").unwrap();
+    let img4 = tmp.path().join("fs4.img");
+    common::mke2fs(&src, &img4, "ext4", 4096, 256);
+    let a4 = blocks(&img4, "/a")[0];
+    debugfs_w(&img4, &format!("sif /b block[5] {a4}"));
+    let e = rootfs::load(&img4).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("block {a4}")) && e.contains("cross-linked"),
+        "{e}"
+    );
     // A file inside the inode table.
     let img = ext3_image(tmp.path());
     let groups = common::run("dumpe2fs", &[img.to_str().unwrap()]);
