@@ -33,38 +33,38 @@ impl std::fmt::Display for Violation {
     }
 }
 
-/// The most violations listed; past it they are counted (a hostile BAT can
-/// break a rule in each of millions of entries).
+/// The most violations listed; past it they are counted in one last entry
+/// (a hostile BAT can break a rule in each of millions of entries).
 pub const MAX_VIOLATIONS: usize = 1000;
 
+#[derive(Default)]
 struct Checker {
     out: Vec<Violation>,
+    /// Violations past MAX_VIOLATIONS, counted in the last entry.
     more: u64,
 }
 
 impl Checker {
     fn add(&mut self, offset: u64, field: impl Into<String>, problem: impl Into<String>) {
-        if self.out.len() >= MAX_VIOLATIONS {
-            self.more += 1;
+        if self.out.len() < MAX_VIOLATIONS {
+            self.out.push(Violation {
+                offset,
+                field: field.into(),
+                problem: problem.into(),
+            });
             return;
         }
-        self.out.push(Violation {
-            offset,
-            field: field.into(),
-            problem: problem.into(),
-        });
-    }
-
-    fn finish(mut self) -> Vec<Violation> {
-        if self.more > 0 {
-            let last = self.out.last().map_or(0, |v| v.offset);
+        self.more += 1;
+        let summary = format!("{} more violations not listed", self.more);
+        if self.more == 1 {
             self.out.push(Violation {
-                offset: last,
+                offset,
                 field: "file".into(),
-                problem: format!("{} more violations not listed", self.more),
+                problem: summary,
             });
+        } else if let Some(last) = self.out.last_mut() {
+            last.problem = summary;
         }
-        self.out
     }
 }
 
@@ -78,22 +78,14 @@ fn read(file: &File, off: u64, buf: &mut [u8], len: u64) -> bool {
 pub fn check_file(path: &Path) -> Result<Vec<Violation>> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    let mut c = Checker {
-        out: Vec::new(),
-        more: 0,
-    };
-    check(&mut c, &file, path, len)?;
-    Ok(c.finish())
-}
-
-fn check(c: &mut Checker, file: &File, path: &Path, len: u64) -> Result<()> {
+    let mut c = Checker::default();
     if len < 512 {
         c.add(
             0,
             "file",
             format!("{len} bytes: too short to hold a 512-byte footer"),
         );
-        return Ok(());
+        return Ok(c.out);
     }
     let foff = if len % 512 == 511 {
         len - 511
@@ -103,9 +95,9 @@ fn check(c: &mut Checker, file: &File, path: &Path, len: u64) -> Result<()> {
     let mut fb = [0u8; FOOTER_SIZE];
     file.read_exact_at(&mut fb[..(len - foff) as usize], foff)
         .map_err(|e| Error::io(path, e))?;
-    let footer = check_footer(c, &fb, foff, "footer");
+    let footer = check_footer(&mut c, &fb, foff, "footer");
     let Some(kind) = footer.kind() else {
-        return Ok(());
+        return Ok(c.out);
     };
     if kind == DiskType::Fixed {
         if foff < footer.current_size {
@@ -128,11 +120,11 @@ fn check(c: &mut Checker, file: &File, path: &Path, len: u64) -> Result<()> {
                 ),
             );
         }
-        return Ok(());
+        return Ok(c.out);
     }
     // The copy at offset 0 must match the footer at EOF.
     let mut copy = [0u8; FOOTER_SIZE];
-    if read(file, 0, &mut copy, len) && copy != fb {
+    if read(&file, 0, &mut copy, len) && copy != fb {
         c.add(
             0,
             "footer copy",
@@ -141,13 +133,13 @@ fn check(c: &mut Checker, file: &File, path: &Path, len: u64) -> Result<()> {
     }
     let hoff = footer.data_offset;
     let mut hb = [0u8; HEADER_SIZE];
-    if hoff % SECTOR != 0 || !read(file, hoff, &mut hb, foff) {
+    if hoff % SECTOR != 0 || !read(&file, hoff, &mut hb, foff) {
         c.add(
             foff + 16,
             "footer.data_offset",
             format!("{hoff:#x}: no 1024-byte dynamic header fits there before the footer"),
         );
-        return Ok(());
+        return Ok(c.out);
     }
     let h = DynamicHeader::decode(&hb);
     if &h.cookie != HEADER_COOKIE {
@@ -225,7 +217,7 @@ fn check(c: &mut Checker, file: &File, path: &Path, len: u64) -> Result<()> {
                 h.table_offset
             ),
         );
-        return Ok(());
+        return Ok(c.out);
     }
     if h.table_offset < hoff + HEADER_SIZE as u64 && hoff < bat_end {
         c.add(
@@ -245,12 +237,12 @@ fn check(c: &mut Checker, file: &File, path: &Path, len: u64) -> Result<()> {
                 h.max_table_entries
             ),
         );
-        return Ok(());
+        return Ok(c.out);
     }
     let mut raw = vec![0u8; (h.max_table_entries as usize) * 4];
-    if !read(file, h.table_offset, &mut raw, len) {
+    if !read(&file, h.table_offset, &mut raw, len) {
         c.add(h.table_offset, "bat", "cannot be read");
-        return Ok(());
+        return Ok(c.out);
     }
     let bat: Vec<u32> = raw
         .chunks_exact(4)
@@ -263,7 +255,7 @@ fn check(c: &mut Checker, file: &File, path: &Path, len: u64) -> Result<()> {
         (h.table_offset, bat_end, "BAT"),
     ];
     let batmap = if &footer.creator_app[..3] == b"tap" && footer.creator_version >= 0x0001_0002 {
-        check_batmap(c, file, len, &footer, &h, bat_end)
+        check_batmap(&mut c, &file, len, &footer, &h, bat_end)
     } else {
         None
     };
@@ -283,7 +275,7 @@ fn check(c: &mut Checker, file: &File, path: &Path, len: u64) -> Result<()> {
         ));
     }
     if !bs_ok {
-        return Ok(());
+        return Ok(c.out);
     }
     let bm = h.bitmap_bytes();
     let span = bm + h.block_size as u64;
@@ -344,7 +336,7 @@ fn check(c: &mut Checker, file: &File, path: &Path, len: u64) -> Result<()> {
                 );
                 continue;
             }
-            if read(file, e as u64 * SECTOR, &mut bits, len) && bits != full {
+            if read(&file, e as u64 * SECTOR, &mut bits, len) && bits != full {
                 c.add(
                     e as u64 * SECTOR,
                     format!("bitmap of block {i}"),
@@ -353,7 +345,7 @@ fn check(c: &mut Checker, file: &File, path: &Path, len: u64) -> Result<()> {
             }
         }
     }
-    Ok(())
+    Ok(c.out)
 }
 
 fn check_footer(c: &mut Checker, b: &[u8; FOOTER_SIZE], at: u64, name: &str) -> Footer {
