@@ -346,3 +346,23 @@ fn zero_records_before_a_last_record_are_events_not_padding() {
     b.truncate(b.len() - 1000 - last.len());
     assert_eq!(parse_legacy_single(&b, None).unwrap().events.len(), 0);
 }
+
+#[test]
+fn a_dword_found_by_search_is_searched_for_once() {
+    // Each CPU_SCRTM_STAT without data costs a 65536-hash search; a log of
+    // thousands of them searched once per event (a note each).
+    let e = log_event(
+        17,
+        evtype::CPU_SCRTM_STAT,
+        BTreeMap::from([(HashAlg::Sha1, Hex(vec![0x5a; 20]))]),
+        &[],
+    );
+    let log = TxtLog {
+        format: TxtLogFormat::Agile,
+        banks: vec![HashAlg::Sha1],
+        events: vec![e; 3000],
+    };
+    let c = crate::capture::capture_log(&log).unwrap();
+    let n = c.notes.iter().filter(|n| n.contains("CPU_SCRTM_STAT")).count();
+    assert_eq!(n, 1, "{:?}", &c.notes[..3.min(c.notes.len())]);
+}
