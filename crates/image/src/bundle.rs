@@ -399,7 +399,10 @@ fn index_modules(
     edit::put_file(
         tree,
         &format!("/lib/modules/{release}/modules.dep"),
-        Content::bytes(dep.to_text()),
+        Content::bytes(dep.to_text().map_err(|msg| ImageError::Modules {
+            path: dir.to_path_buf(),
+            msg,
+        })?),
         0o644,
         epoch,
     )?;
