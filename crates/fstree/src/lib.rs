@@ -18,7 +18,7 @@ pub use content::{
     copy_file_range_all, host_data_ranges, host_data_ranges_in,
 };
 pub use digest::{content_sha256, is_zero};
-pub use path::{NamePath, PathError};
+pub use path::{MAX_PATH, NamePath, PathError};
 
 /// Index of an inode in its [`Tree`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -219,3 +219,28 @@ fn content_digest_depends_on_bytes_not_on_holes() {
         .unwrap()
     );
 }
+
+#[test]
+fn paths_are_one_string_and_bounded() {
+    let p = NamePath::parse("/a//b/./c/").unwrap();
+    assert_eq!(p.depth(), 3);
+    assert_eq!(p.components().collect::<Vec<_>>(), [b"a", b"b", b"c"]);
+    assert_eq!(p.to_string(), "/a/b/c");
+    let (parent, last) = p.split_last().unwrap();
+    assert_eq!(
+        (parent.to_string().as_str(), last),
+        ("/a/b", b"c".as_slice())
+    );
+    assert_eq!(parent.join(b"c"), p);
+    assert_eq!(
+        NamePath::root().join(b"x").split_last().unwrap().0,
+        NamePath::root()
+    );
+    assert_eq!(NamePath::root().components().count(), 0);
+    // Deep paths cost their length, and stop at PATH_MAX: listing every
+    // path of a tree 20,000 directories deep once took gigabytes.
+    let deep = "d/".repeat(2047) + "f";
+    assert_eq!(NamePath::parse(&deep).unwrap().len(), 4095);
+    let e = NamePath::parse(format!("x{deep}")).unwrap_err().to_string();
+    assert!(e.contains("longer than the 4095"), "{e}");
+}

@@ -199,3 +199,32 @@ fn indirect_blocks_naming_themselves_are_refused() {
     let e = rootfs::load(&img).unwrap_err().to_string();
     assert!(e.contains("referenced twice"), "{e}");
 }
+
+#[test]
+fn paths_longer_than_path_max_are_refused() {
+    // A chain of 2100 directories: every path listed would cost the square
+    // of the depth; past 4095 bytes the image is refused.
+    let tmp = tempfile::tempdir().unwrap();
+    let img = tmp.path().join("deep.img");
+    let i = img.to_str().unwrap();
+    common::run(
+        "mke2fs",
+        &[
+            "-q", "-F", "-t", "ext2", "-b", "1024", "-N", "3000", i, "8M",
+        ],
+    );
+    let script = tmp.path().join("deep.debugfs");
+    std::fs::write(&script, "mkdir a\ncd a\n".repeat(2100)).unwrap();
+    common::run("debugfs", &["-w", "-f", script.to_str().unwrap(), i]);
+    let depth = common::run(
+        "debugfs",
+        &["-R", &format!("stat /{}", "a/".repeat(2100)), i],
+    );
+    assert!(depth.contains("Type: directory"), "debugfs made the chain");
+    let e = rootfs::load(&img).unwrap_err().to_string();
+    assert!(
+        e.contains("longer than the 4095"),
+        "{}",
+        &e[..e.len().min(300)]
+    );
+}

@@ -264,3 +264,20 @@ fn decompression_bombs_and_huge_records_are_refused() {
         "{e}"
     );
 }
+
+#[test]
+fn a_path_longer_than_path_max_is_refused_with_a_short_message() {
+    // 20,000 directories deep in a 50 KB archive took gigabytes to list.
+    let path = "a/".repeat(20_000) + "f";
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(1);
+    h.set_mode(0o644);
+    h.set_entry_type(tar::EntryType::Regular);
+    tar.append_data(&mut h, &path, &b"x"[..]).unwrap();
+    let bytes = tar.into_inner().unwrap();
+    let e = rootfs::load_tar_reader(&bytes[..], "deep.tar")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("longer than the 4095") && e.len() < 1000, "{e}");
+}

@@ -183,6 +183,18 @@ impl Reader {
             for e in self.dir_entries(&raw, inline.as_deref())? {
                 let name_str = String::from_utf8_lossy(&e.name).into_owned();
                 let child_path = format!("{path}/{name_str}");
+                // Every path of the tree is listed (and held) when it is
+                // built on: a bound on paths bounds that cost.
+                if child_path.len() > fstree::MAX_PATH {
+                    return Err(ReadError::BadName {
+                        ino: raw.ino,
+                        name: name_str,
+                        source: fstree::PathError::TooLong(
+                            child_path.chars().take(100).collect(),
+                            child_path.len(),
+                        ),
+                    });
+                }
                 self.check_ino(|| format!("directory entry {child_path}"), e.ino)?;
                 let id = if let Some(&id) = ids.get(&e.ino) {
                     if tree.inode(id).kind.is_dir() {

@@ -196,14 +196,14 @@ impl Loader {
             return Ok(());
         }
         let pax = {
-            let shown = String::from_utf8_lossy(&raw_name).into_owned();
+            let shown = shown_name(&raw_name);
             self.pax(index, &shown, &mut entry)?
         };
         // A PAX sparse member's real name (its header holds a stand-in).
         if let Some(n) = &pax.sparse.name {
             raw_name = n.clone();
         }
-        let name = String::from_utf8_lossy(&raw_name).into_owned();
+        let name = shown_name(&raw_name);
         if raw_name.first() == Some(&b'/') {
             return Err(LoadError::Escape {
                 entry: name,
@@ -490,6 +490,18 @@ impl Loader {
             Err(Copy::Write(e)) => return Err(spool_err(e)),
         }
         self.spool.finish(m, real).map_err(spool_err)
+    }
+}
+
+/// An entry's name as errors show it: lossy UTF-8, and cut short (a PAX
+/// path may be megabytes long).
+fn shown_name(raw: &[u8]) -> String {
+    const MAX: usize = 256;
+    let s = String::from_utf8_lossy(&raw[..raw.len().min(MAX)]).into_owned();
+    if raw.len() > MAX {
+        format!("{s}... ({} bytes)", raw.len())
+    } else {
+        s
     }
 }
 

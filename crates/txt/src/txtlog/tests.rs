@@ -363,6 +363,10 @@ fn a_dword_found_by_search_is_searched_for_once() {
         events: vec![e; 3000],
     };
     let c = crate::capture::capture_log(&log).unwrap();
-    let n = c.notes.iter().filter(|n| n.contains("CPU_SCRTM_STAT")).count();
+    let n = c
+        .notes
+        .iter()
+        .filter(|n| n.contains("CPU_SCRTM_STAT"))
+        .count();
     assert_eq!(n, 1, "{:?}", &c.notes[..3.min(c.notes.len())]);
 }

@@ -138,6 +138,7 @@ pub fn tar(s: &Seeds, dir: &Path) -> Vec<Case> {
     }
     // Path traversal.
     let x = b"x".as_slice();
+    let deep = "a/".repeat(20_000) + "f";
     let traversal: Vec<(&str, Vec<Vec<u8>>)> = vec![
         ("dotdot", vec![member(b"../evil", b'0', b"", x, None)]),
         ("absolute", vec![member(b"/etc/evil", b'0', b"", x, None)]),
@@ -186,6 +187,14 @@ pub fn tar(s: &Seeds, dir: &Path) -> Vec<Case> {
             "pax-path-up",
             vec![
                 pax(&[("path", b"../../evil")]),
+                member(b"ok", b'0', b"", x, None),
+            ],
+        ),
+        // 20,000 directories deep: a path past PATH_MAX.
+        (
+            "deep-path",
+            vec![
+                pax(&[("path", deep.as_bytes())]),
                 member(b"ok", b'0', b"", x, None),
             ],
         ),

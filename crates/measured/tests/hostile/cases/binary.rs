@@ -199,6 +199,32 @@ pub fn ext(s: &Seeds, dir: &Path) -> Vec<Case> {
             }
         }
     }
+    // A chain of 2100 directories: paths past PATH_MAX.
+    let deep = dir.join("ext-deep.img");
+    let o = Command::new("mke2fs")
+        .args([
+            "-q",
+            "-F",
+            "-t",
+            "ext2",
+            "-b",
+            "1024",
+            "-N",
+            "3000",
+            deep.to_str().unwrap(),
+            "8M",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "mke2fs");
+    let script = dir.join("deep.debugfs");
+    std::fs::write(&script, "mkdir a\ncd a\n".repeat(2100)).unwrap();
+    let o = Command::new("debugfs")
+        .args(["-w", "-f", script.to_str().unwrap(), deep.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "debugfs");
+    fs_cases(&mut v, "deep", &deep, 2);
     // A valid image in a file of 64 GiB (holes past its blocks).
     let giant = sparse_giant(
         dir,
