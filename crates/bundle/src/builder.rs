@@ -372,7 +372,7 @@ impl BundleBuilder {
         let mut out = BTreeMap::new();
         for (label, input) in &spec.inputs {
             let d = match input {
-                Input::File(p) => self.stat.digest(p)?.0,
+                Input::File(p) => self.stat.content(p)?.0,
                 Input::Dir(p) => tree_digest(&mut self.stat, p)?,
                 Input::Bytes(b) => ContentDigest::of_bytes(b),
                 Input::Output(rel) => {
@@ -554,7 +554,7 @@ fn tree_digest(stat: &mut StatCache, root: &Path) -> Result<ContentDigest, Bundl
             h.update([0]);
         }
         if m.is_file() {
-            h.update(stat.digest(&p)?.0.0);
+            h.update(stat.content(&p)?.0.0);
         } else if m.file_type().is_symlink() {
             let t = std::fs::read_link(&p).map_err(io(&p, "read link"))?;
             h.update(t.as_os_str().as_encoded_bytes());

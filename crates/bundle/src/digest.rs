@@ -43,6 +43,22 @@ impl ContentDigest {
         Ok((ContentDigest(h.finalize().into()), len))
     }
 
+    /// The content digest of a file ([`fstree::content_sha256`]): what
+    /// step keys and tree digests use for inputs, since it reads only the
+    /// file's data, never its holes (a rootfs holding a terabyte sparse file
+    /// digests as fast as its data). Not a sha256 of the bytes: records a
+    /// user checks with `sha256sum` use [`ContentDigest::of_file`].
+    pub fn of_content(path: &Path) -> Result<(Self, u64), BundleError> {
+        let io = |source| BundleError::Io {
+            path: path.to_path_buf(),
+            what: "hash",
+            source,
+        };
+        let len = std::fs::metadata(path).map_err(io)?.len();
+        let d = fstree::content_sha256(&fstree::HostFile::new(path, len)).map_err(io)?;
+        Ok((ContentDigest(d), len))
+    }
+
     /// Lowercase hex.
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)

@@ -14,8 +14,9 @@ use crate::digest::ContentDigest;
 pub const MANIFEST_PATH: &str = ".measured/steps.json";
 
 /// Format version; a bundle with another version is treated as having no
-/// records (everything is rebuilt), never misread.
-pub const MANIFEST_VERSION: u32 = 1;
+/// records (everything is rebuilt), never misread. Version 2: file inputs
+/// are keyed by their content digest (holes not read), not their sha256.
+pub const MANIFEST_VERSION: u32 = 2;
 
 /// Every step of the build that produced a bundle.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

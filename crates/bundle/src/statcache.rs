@@ -41,7 +41,21 @@ impl Stamp {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Entry {
     stamp: Stamp,
-    sha256: ContentDigest,
+    /// The file's sha256 ([`ContentDigest::of_file`]), if taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sha256: Option<ContentDigest>,
+    /// Its content digest ([`ContentDigest::of_content`]), if taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    content: Option<ContentDigest>,
+}
+
+/// Which digest of a file is wanted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// The sha256 of its bytes (records users check).
+    Sha256,
+    /// The hole-skipping content digest (step keys, tree digests).
+    Content,
 }
 
 /// Digests of files by absolute path, valid while their stamp holds.
@@ -67,9 +81,18 @@ impl StatCache {
         }
     }
 
-    /// The digest and size of the file at `path`, from the cache when its
+    /// The sha256 and size of the file at `path`, from the cache when its
     /// stamp still holds, else by reading it.
     pub(crate) fn digest(&mut self, path: &Path) -> Result<(ContentDigest, u64), BundleError> {
+        self.get(path, Kind::Sha256)
+    }
+
+    /// The content digest and size of the file at `path` (cached alike).
+    pub(crate) fn content(&mut self, path: &Path) -> Result<(ContentDigest, u64), BundleError> {
+        self.get(path, Kind::Content)
+    }
+
+    fn get(&mut self, path: &Path, kind: Kind) -> Result<(ContentDigest, u64), BundleError> {
         let abs = std::path::absolute(path).map_err(|source| BundleError::Io {
             path: path.to_path_buf(),
             what: "resolve",
@@ -81,20 +104,41 @@ impl StatCache {
             source,
         })?;
         let stamp = Stamp::of(&meta);
-        if let Some(e) = self.entries.get(&abs)
-            && e.stamp == stamp
-        {
-            return Ok((e.sha256, stamp.size));
+        let entry = self.entries.get_mut(&abs).filter(|e| e.stamp == stamp);
+        let cached = entry.as_ref().and_then(|e| match kind {
+            Kind::Sha256 => e.sha256,
+            Kind::Content => e.content,
+        });
+        if let Some(d) = cached {
+            return Ok((d, stamp.size));
         }
-        let (sha256, size) = ContentDigest::of_file(&abs)?;
+        let (d, size) = match kind {
+            Kind::Sha256 => ContentDigest::of_file(&abs)?,
+            Kind::Content => ContentDigest::of_content(&abs)?,
+        };
         self.hashed += 1;
         // A file modified while we read it gets a stamp that will not match
         // next time; take the stamp from before the read.
-        self.entries.insert(abs, Entry { stamp, sha256 });
-        Ok((sha256, size))
+        let e = self.entries.entry(abs).or_insert(Entry {
+            stamp,
+            sha256: None,
+            content: None,
+        });
+        if e.stamp != stamp {
+            *e = Entry {
+                stamp,
+                sha256: None,
+                content: None,
+            };
+        }
+        match kind {
+            Kind::Sha256 => e.sha256 = Some(d),
+            Kind::Content => e.content = Some(d),
+        }
+        Ok((d, size))
     }
 
-    /// Record a digest we already know (a file we just wrote and hashed).
+    /// Record a sha256 we already know (a file we just wrote and hashed).
     pub(crate) fn remember(&mut self, path: &Path, sha256: ContentDigest) {
         let Ok(abs) = std::path::absolute(path) else {
             return;
@@ -104,7 +148,8 @@ impl StatCache {
                 abs,
                 Entry {
                     stamp: Stamp::of(&meta),
-                    sha256,
+                    sha256: Some(sha256),
+                    content: None,
                 },
             );
         }

@@ -34,11 +34,15 @@ pub trait ContentSource: Send + Sync + fmt::Debug {
 
     /// The host file holding these bytes at the same offsets, if there is
     /// one: a writer may then copy them file to file in the kernel instead
-    /// of reading them into memory. The default: none.
-    fn host_file(&self) -> Option<&File> {
+    /// of reading them into memory. Held only while copying (the handle
+    /// may be one of a few shared open files). The default: none.
+    fn host_file(&self) -> Option<Arc<File>> {
         None
     }
 }
+
+/// The largest file [`Content::read_all`] reads: 256 MiB.
+pub const MAX_READ_ALL: u64 = 256 << 20;
 
 /// Shared handle to a file's contents.
 #[derive(Clone, Debug)]
@@ -76,10 +80,21 @@ impl Content {
     }
 
     /// Read the whole file into memory. For small files (configuration,
-    /// scripts); large ones should be streamed with [`ContentSource::read_at`].
+    /// scripts, kernel modules); large ones should be streamed with
+    /// [`ContentSource::read_at`]. Files over [`MAX_READ_ALL`] bytes are an
+    /// error: a file's length is not a reason to allocate (a sparse
+    /// `/etc/inittab` of a terabyte holds nothing).
     pub fn read_all(&self) -> io::Result<Vec<u8>> {
-        let len = usize::try_from(self.len())
-            .map_err(|_| io::Error::new(io::ErrorKind::OutOfMemory, "file too large"))?;
+        if self.len() > MAX_READ_ALL {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{} bytes: more than the {MAX_READ_ALL} bytes read whole into memory",
+                    self.len()
+                ),
+            ));
+        }
+        let len = self.len() as usize;
         let mut buf = vec![0u8; len];
         let mut done = 0;
         for (off, n) in self.0.data_ranges()? {
@@ -176,22 +191,46 @@ impl ContentSource for Sparse {
     }
 }
 
-/// A regular file on the host, opened when first read. Its holes are found
-/// with `SEEK_DATA`/`SEEK_HOLE`.
+/// A regular file on the host, opened when read and closed again after.
+/// Its holes are found with `SEEK_DATA`/`SEEK_HOLE`.
+///
+/// A tree may hold hundreds of thousands of host files, far more than a
+/// process may open (`ulimit -n` is often 1024): open files are shared
+/// through a small process-wide cache holding at most [`MAX_OPEN_HOST_FILES`],
+/// the least recently used closed first. The file first opened is the one
+/// read to the end: a reopen that finds another file (replaced by a rename)
+/// is an error, never a silent mix of two files.
 #[derive(Debug)]
 pub struct HostFile {
     path: PathBuf,
     len: u64,
-    file: std::sync::OnceLock<io::Result<File>>,
+    /// Key in the open-file cache.
+    key: u64,
+    /// Device and inode of the file as first opened.
+    identity: std::sync::OnceLock<(u64, u64)>,
+}
+
+/// The most host files [`HostFile`]s keep open at once, all together (plus
+/// one per thread in the middle of a read).
+pub const MAX_OPEN_HOST_FILES: usize = 64;
+
+/// Open host files, most recently used last.
+static OPEN_FILES: std::sync::Mutex<Vec<(u64, Arc<File>)>> = std::sync::Mutex::new(Vec::new());
+
+fn open_files() -> std::sync::MutexGuard<'static, Vec<(u64, Arc<File>)>> {
+    // A panic elsewhere while holding the lock leaves a valid list.
+    OPEN_FILES.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl HostFile {
     /// A host file of the given length (as `stat` saw it when loading).
     pub fn new(path: impl Into<PathBuf>, len: u64) -> Self {
+        static NEXT_KEY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         HostFile {
             path: path.into(),
             len,
-            file: std::sync::OnceLock::new(),
+            key: NEXT_KEY.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            identity: std::sync::OnceLock::new(),
         }
     }
 
@@ -200,13 +239,45 @@ impl HostFile {
         &self.path
     }
 
-    fn file(&self) -> io::Result<&File> {
-        match self.file.get_or_init(|| File::open(&self.path)) {
-            Ok(f) => Ok(f),
-            Err(e) => Err(io::Error::new(
-                e.kind(),
-                format!("{}: {e}", self.path.display()),
-            )),
+    /// The open file: from the cache, or opened (and cached) now.
+    fn file(&self) -> io::Result<Arc<File>> {
+        {
+            let mut open = open_files();
+            if let Some(i) = open.iter().rposition(|(k, _)| *k == self.key) {
+                let entry = open.remove(i);
+                let f = entry.1.clone();
+                open.push(entry);
+                return Ok(f);
+            }
+        }
+        let named =
+            |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", self.path.display()));
+        let f = File::open(&self.path).map_err(named)?;
+        let md = f.metadata().map_err(named)?;
+        use std::os::unix::fs::MetadataExt;
+        let id = (md.dev(), md.ino());
+        if *self.identity.get_or_init(|| id) != id {
+            return Err(io::Error::other(format!(
+                "{}: replaced by another file while being read",
+                self.path.display()
+            )));
+        }
+        let f = Arc::new(f);
+        let mut open = open_files();
+        if open.len() >= MAX_OPEN_HOST_FILES {
+            // Closed here, or by the last thread still reading it.
+            open.remove(0);
+        }
+        open.push((self.key, f.clone()));
+        Ok(f)
+    }
+}
+
+impl Drop for HostFile {
+    fn drop(&mut self) {
+        let mut open = open_files();
+        if let Some(i) = open.iter().position(|(k, _)| *k == self.key) {
+            open.remove(i);
         }
     }
 }
@@ -216,9 +287,9 @@ impl ContentSource for HostFile {
         self.len
     }
     fn data_ranges(&self) -> io::Result<Vec<(u64, u64)>> {
-        host_data_ranges(self.file()?, self.len)
+        host_data_ranges(&*self.file()?, self.len)
     }
-    fn host_file(&self) -> Option<&File> {
+    fn host_file(&self) -> Option<Arc<File>> {
         self.file().ok()
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
@@ -250,40 +321,52 @@ impl ContentSource for HostFile {
 /// Data ranges of an open host file via `lseek(SEEK_DATA/SEEK_HOLE)`; the
 /// whole file when the filesystem does not support them.
 pub fn host_data_ranges(f: &File, len: u64) -> io::Result<Vec<(u64, u64)>> {
+    host_data_ranges_in(f, 0, len)
+}
+
+/// Data ranges of the `len` bytes at `start` of an open host file, as
+/// offsets from `start` (a region of a larger file, such as one member of
+/// a spool file); the whole region when holes cannot be found.
+pub fn host_data_ranges_in(f: &File, start: u64, len: u64) -> io::Result<Vec<(u64, u64)>> {
     use std::os::fd::AsRawFd;
     const SEEK_DATA: i32 = 3;
     const SEEK_HOLE: i32 = 4;
     unsafe extern "C" {
         fn lseek(fd: i32, offset: i64, whence: i32) -> i64;
     }
+    let whole = || Ok(if len == 0 { Vec::new() } else { vec![(0, len)] });
+    let Some(end) = start.checked_add(len).filter(|&e| i64::try_from(e).is_ok()) else {
+        return whole();
+    };
     let fd = f.as_raw_fd();
     let mut out = Vec::new();
-    let mut pos: u64 = 0;
-    while pos < len {
+    let mut pos = start;
+    while pos < end {
         // SAFETY: lseek only reads its integer arguments and moves the file
         // offset of `fd`, which `f` keeps open for the duration of the call;
-        // every read in this crate uses pread, so the moved offset is unused.
+        // every read in this workspace uses pread, so the moved offset is
+        // unused (and each call here passes an absolute position).
         let data = unsafe { lseek(fd, pos as i64, SEEK_DATA) };
         if data < 0 {
             let err = io::Error::last_os_error();
             return match err.raw_os_error() {
-                Some(6) => Ok(out),                        // ENXIO: no data after pos
-                Some(22) | Some(95) => Ok(vec![(0, len)]), // EINVAL/EOPNOTSUPP
+                Some(6) => Ok(out),             // ENXIO: no data after pos
+                Some(22) | Some(95) => whole(), // EINVAL/EOPNOTSUPP
                 _ => Err(err),
             };
         }
         let data = data as u64;
-        if data >= len {
+        if data >= end {
             break;
         }
         // SAFETY: as above.
         let hole = unsafe { lseek(fd, data as i64, SEEK_HOLE) };
         let hole = if hole < 0 {
-            len
+            end
         } else {
-            (hole as u64).min(len)
+            (hole as u64).min(end)
         };
-        out.push((data, hole - data));
+        out.push((data - start, hole - data));
         pos = hole;
     }
     Ok(out)

@@ -8,14 +8,17 @@
 //! a 5 GiB sparse file costs nothing until it is written.
 
 mod content;
+pub mod digest;
 mod path;
 
 use std::collections::BTreeMap;
 
 pub use content::{
-    Bytes, Content, ContentSource, HostFile, Sparse, copy_file_range_all, host_data_ranges,
+    Bytes, Content, ContentSource, HostFile, MAX_OPEN_HOST_FILES, MAX_READ_ALL, Sparse,
+    copy_file_range_all, host_data_ranges, host_data_ranges_in,
 };
-pub use path::{NamePath, PathError};
+pub use digest::{content_sha256, is_zero};
+pub use path::{MAX_PATH, NamePath, PathError};
 
 /// Index of an inode in its [`Tree`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -10,6 +10,10 @@ use fstree::{Content, InodeId, Kind, NamePath, Tree};
 use crate::edit;
 use crate::error::ImageError;
 
+/// The largest `modules.dep` text [`ModulesDep::to_text`] writes: 64 MiB
+/// (a real kernel's is under 1 MiB).
+pub const MAX_DEP_TEXT: usize = 64 << 20;
+
 /// Module dependency table: module name (`_` form) -> its file (relative to
 /// `/lib/modules/<ver>`) and direct dependencies by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -57,8 +61,10 @@ impl ModulesDep {
     }
 
     /// `modules.dep` text in depmod's shape: each module with its full
-    /// dependency closure, nearest-first (the reverse of load order).
-    pub fn to_text(&self) -> String {
+    /// dependency closure, nearest-first (the reverse of load order). The
+    /// closures of a long chain grow as its square: past [`MAX_DEP_TEXT`]
+    /// bytes the table is refused.
+    pub fn to_text(&self) -> Result<String, String> {
         let mut s = String::new();
         for (name, (path, _)) in &self.modules {
             s.push_str(path);
@@ -70,47 +76,68 @@ impl ModulesDep {
                 }
             }
             s.push('\n');
+            if s.len() > MAX_DEP_TEXT {
+                return Err(format!(
+                    "the dependency closures of {} modules exceed {MAX_DEP_TEXT} bytes of modules.dep",
+                    self.modules.len()
+                ));
+            }
         }
-        s
+        Ok(s)
     }
 
     /// The files to load, dependencies first, for `wanted` module names.
     /// A missing module or dependency, or a cycle, is an error naming it.
+    /// Walked with an explicit stack: a chain of a million modules is a
+    /// long list, not a deep recursion.
     pub fn load_order(&self, wanted: &[&str]) -> Result<Vec<String>, String> {
         let mut out = Vec::new();
-        let mut state: BTreeMap<String, bool> = BTreeMap::new(); // false = in progress
+        // false = in progress (on the stack), true = done.
+        let mut state: BTreeMap<String, bool> = BTreeMap::new();
         for w in wanted {
-            self.visit(&w.replace('-', "_"), &mut state, &mut out, w)?;
+            let root = w.replace('-', "_");
+            let missing = |name: &str| {
+                if name == root {
+                    format!("module {name} not found")
+                } else {
+                    format!("module {name} (needed by {w}) not found")
+                }
+            };
+            if state.get(&root) == Some(&true) {
+                continue;
+            }
+            let deps_of = |name: &str| -> Result<&(String, Vec<String>), String> {
+                self.modules.get(name).ok_or_else(|| missing(name))
+            };
+            deps_of(&root)?;
+            state.insert(root.clone(), false);
+            // (module, index of its next dependency to visit)
+            let mut stack: Vec<(String, usize)> = vec![(root.clone(), 0)];
+            while let Some((name, next)) = stack.pop() {
+                let (path, deps) = deps_of(&name)?;
+                match deps.get(next) {
+                    Some(d) => {
+                        stack.push((name, next + 1));
+                        match state.get(d) {
+                            Some(true) => {}
+                            Some(false) => {
+                                return Err(format!("dependency cycle through module {d}"));
+                            }
+                            None => {
+                                deps_of(d)?;
+                                state.insert(d.clone(), false);
+                                stack.push((d.clone(), 0));
+                            }
+                        }
+                    }
+                    None => {
+                        state.insert(name, true);
+                        out.push(path.clone());
+                    }
+                }
+            }
         }
         Ok(out)
-    }
-
-    fn visit(
-        &self,
-        name: &str,
-        state: &mut BTreeMap<String, bool>,
-        out: &mut Vec<String>,
-        root: &str,
-    ) -> Result<(), String> {
-        match state.get(name) {
-            Some(true) => return Ok(()),
-            Some(false) => return Err(format!("dependency cycle through module {name}")),
-            None => {}
-        }
-        let (path, deps) = self.modules.get(name).ok_or_else(|| {
-            if name == root {
-                format!("module {name} not found")
-            } else {
-                format!("module {name} (needed by {root}) not found")
-            }
-        })?;
-        state.insert(name.to_string(), false);
-        for d in deps {
-            self.visit(d, state, out, root)?;
-        }
-        state.insert(name.to_string(), true);
-        out.push(path.clone());
-        Ok(())
     }
 }
 
@@ -346,7 +373,7 @@ kernel/drivers/virtio/virtio_pci_modern_dev.ko:
     #[test]
     fn generated_text_reparses_to_same_closure() {
         let d = ModulesDep::parse(DEP, Path::new("m")).unwrap();
-        let again = ModulesDep::parse(&d.to_text(), Path::new("m")).unwrap();
+        let again = ModulesDep::parse(&d.to_text().unwrap(), Path::new("m")).unwrap();
         let mut a = d.load_order(&["virtio_pci"]).unwrap();
         let b = again.load_order(&["virtio_pci"]).unwrap();
         // Any dependency-respecting order is fine; virtio_pci itself is last.
@@ -355,8 +382,42 @@ kernel/drivers/virtio/virtio_pci_modern_dev.ko:
         a.sort();
         b2.sort();
         assert_eq!(a, b2);
-        assert!(d.to_text().contains(
+        assert!(d.to_text().unwrap().contains(
             "kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio_ring.ko kernel/drivers/virtio/virtio.ko\n"
         ));
+    }
+
+    #[test]
+    fn a_chain_of_100000_modules_is_walked_without_recursion() {
+        // Recursing once per dependency overflowed a thread's stack here.
+        let n = 100_000;
+        let mut text = String::with_capacity(n * 24);
+        for i in 0..n {
+            text.push_str(&format!("m{i}.ko: m{}.ko\n", i + 1));
+        }
+        text.push_str(&format!("m{n}.ko:\n"));
+        let d = ModulesDep::parse(&text, Path::new("m")).unwrap();
+        let o = d.load_order(&["m0"]).unwrap();
+        assert_eq!(o.len(), n + 1);
+        assert_eq!(
+            (o[0].as_str(), o[n].as_str()),
+            (format!("m{n}.ko").as_str(), "m0.ko")
+        );
+        // Depmod's text holds every module's closure: a chain's grows as
+        // its square (here 300 modules with 4 KiB paths), refused past
+        // MAX_DEP_TEXT.
+        let dir = "d/".repeat(2000);
+        let mut text = String::new();
+        for i in 0..300 {
+            text.push_str(&format!("{dir}m{i}.ko: {dir}m{}.ko\n", i + 1));
+        }
+        text.push_str(&format!("{dir}m300.ko:\n"));
+        let e = ModulesDep::parse(&text, Path::new("m"))
+            .unwrap()
+            .to_text()
+            .unwrap_err();
+        assert!(e.contains("exceed"), "{e}");
+        let cyc = ModulesDep::parse("a.ko: b.ko\nb.ko: a.ko\n", Path::new("m")).unwrap();
+        assert!(cyc.load_order(&["a"]).unwrap_err().contains("cycle"));
     }
 }

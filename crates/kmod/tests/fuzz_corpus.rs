@@ -7,7 +7,7 @@ use std::path::Path;
 
 #[test]
 fn module_seeds_read_or_fail_cleanly() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/module");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/kmod_module");
     let mut seen = 0;
     for e in std::fs::read_dir(&dir).unwrap() {
         let p = e.unwrap().path();

@@ -409,7 +409,7 @@ fn capture_reads_the_log_from_sysfs_and_values_from_txt_stat() {
         ],
     );
     let txt_stat =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../txt/fuzz/corpus/txt_stat/tpm12_v8.txt");
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/txt_stat/tpm12_v8.txt");
     let out = measured(&[
         "--json",
         "drtm",

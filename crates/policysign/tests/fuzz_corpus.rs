@@ -11,8 +11,8 @@ use policysign::{Signature, TpmPublic};
 
 fn seed(target: &str, name: &str) -> (PathBuf, Vec<u8>) {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/corpus")
-        .join(target)
+        .join("../../fuzz/corpus")
+        .join(format!("policysign_{target}"))
         .join(name);
     let b = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     (p, b)
@@ -20,8 +20,8 @@ fn seed(target: &str, name: &str) -> (PathBuf, Vec<u8>) {
 
 fn all(target: &str) -> Vec<String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/corpus")
-        .join(target);
+        .join("../../fuzz/corpus")
+        .join(format!("policysign_{target}"));
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

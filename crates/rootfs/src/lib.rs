@@ -20,7 +20,9 @@ pub use dir::load_dir;
 pub use edit::{lookup, mkdir_p, read_file, remove, symlink, write_file};
 pub use error::{LoadError, Result};
 pub use fstree::Tree;
-pub use tar::{load_tar, load_tar_reader};
+pub use tar::{
+    EXPANSION_ALLOWANCE, MAX_EXPANSION, MAX_METADATA, SPOOL_THRESHOLD, load_tar, load_tar_reader,
+};
 
 /// What kind of source a path holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +59,11 @@ pub fn detect(path: &Path) -> Result<SourceKind> {
     let md = std::fs::metadata(path).map_err(|e| LoadError::io(path, e))?;
     if md.is_dir() {
         return Ok(SourceKind::Dir);
+    }
+    // A FIFO or device is never an image or archive we can read (and
+    // opening a FIFO nobody writes would wait forever).
+    if !md.is_file() {
+        return Err(LoadError::UnknownFormat(path.to_path_buf()));
     }
     let mut head = Vec::with_capacity(1082);
     let f = std::fs::File::open(path).map_err(|e| LoadError::io(path, e))?;

@@ -141,6 +141,7 @@ pub fn capture_log(log: &TxtLog) -> Result<Capture> {
             from.insert("sinit_mle_data_version");
         }
     }
+    let mut searched = std::collections::BTreeSet::new();
     for e in &log.events {
         if !(evtype::PCR_MAPPING..=0x4ff).contains(&e.event_type)
             || [evtype::PCR_MAPPING, evtype::HASH_START, evtype::MLE_HASH].contains(&e.event_type)
@@ -179,23 +180,32 @@ pub fn capture_log(log: &TxtLog) -> Result<Capture> {
                 }
                 from.insert("biosac_reg_data");
             }
-            evtype::CPU_SCRTM_STAT if !seen("scrtm_status") => match dword_value(e) {
-                Some(v) => {
-                    p.scrtm_status = v;
-                    from.insert("scrtm_status");
+            // A dword found by search (65536 hashes) is searched for once:
+            // a log of a million such events must not search a million times.
+            evtype::CPU_SCRTM_STAT if !seen("scrtm_status") && searched.insert("scrtm_status") => {
+                match dword_value(e) {
+                    Some(v) => {
+                        p.scrtm_status = v;
+                        from.insert("scrtm_status");
+                    }
+                    None => notes.push(
+                        "CPU_SCRTM_STAT: no data and no small dword hashes to its digest".into(),
+                    ),
                 }
-                None => notes
-                    .push("CPU_SCRTM_STAT: no data and no small dword hashes to its digest".into()),
-            },
-            evtype::LCP_CONTROL_HASH if !seen("lcp_policy_control") => match dword_value(e) {
-                Some(v) => {
-                    p.lcp_policy_control = v;
-                    from.insert("lcp_policy_control");
+            }
+            evtype::LCP_CONTROL_HASH
+                if !seen("lcp_policy_control") && searched.insert("lcp_policy_control") =>
+            {
+                match dword_value(e) {
+                    Some(v) => {
+                        p.lcp_policy_control = v;
+                        from.insert("lcp_policy_control");
+                    }
+                    None => notes.push(
+                        "LCP_CONTROL_HASH: no data and no small dword hashes to its digest".into(),
+                    ),
                 }
-                None => notes.push(
-                    "LCP_CONTROL_HASH: no data and no small dword hashes to its digest".into(),
-                ),
-            },
+            }
             evtype::LCP_DETAILS_HASH if !seen("lcp_details") => {
                 match bytes_or_digests(e) {
                     Ok(b) => p.lcp_details = b,

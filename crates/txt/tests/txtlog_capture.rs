@@ -294,7 +294,8 @@ fn diff_names_exactly_the_event_a_changed_profile_field_changes() {
 #[test]
 fn txt_stat_fills_only_what_the_log_lacks() {
     let text = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/txt_stat/tpm12_v8.txt"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fuzz/corpus/txt_stat/tpm12_v8.txt"),
     )
     .unwrap();
     let pred = txt::predict(&demo_launch(DemoPlatform::Tpm12Legacy)).unwrap();

@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use crate::format::{
     BAT_UNUSED, BATMAP_COOKIE, BatmapHeader, DiskType, DynamicHeader, FEATURES_RESERVED,
-    FOOTER_COOKIE, FOOTER_SIZE, Footer, HEADER_COOKIE, HEADER_SIZE, MAX_SIZE, SECTOR, VERSION_1_0,
+    FOOTER_COOKIE, FOOTER_SIZE, Footer, HEADER_COOKIE, HEADER_SIZE, MAX_BAT_ENTRIES, MAX_SIZE,
+    SECTOR, VERSION_1_0,
 };
 use crate::geometry::Geometry;
 use crate::{Error, Result};
@@ -32,17 +33,38 @@ impl std::fmt::Display for Violation {
     }
 }
 
+/// The most violations listed; past it they are counted in one last entry
+/// (a hostile BAT can break a rule in each of millions of entries).
+pub const MAX_VIOLATIONS: usize = 1000;
+
+#[derive(Default)]
 struct Checker {
     out: Vec<Violation>,
+    /// Violations past MAX_VIOLATIONS, counted in the last entry.
+    more: u64,
 }
 
 impl Checker {
     fn add(&mut self, offset: u64, field: impl Into<String>, problem: impl Into<String>) {
-        self.out.push(Violation {
-            offset,
-            field: field.into(),
-            problem: problem.into(),
-        });
+        if self.out.len() < MAX_VIOLATIONS {
+            self.out.push(Violation {
+                offset,
+                field: field.into(),
+                problem: problem.into(),
+            });
+            return;
+        }
+        self.more += 1;
+        let summary = format!("{} more violations not listed", self.more);
+        if self.more == 1 {
+            self.out.push(Violation {
+                offset,
+                field: "file".into(),
+                problem: summary,
+            });
+        } else if let Some(last) = self.out.last_mut() {
+            last.problem = summary;
+        }
     }
 }
 
@@ -185,7 +207,7 @@ fn parent_footer(path: &Path) -> Option<(Footer, Option<u32>)> {
 fn check_image(path: &Path) -> Result<(Vec<Violation>, Option<ParentRef>)> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    let mut c = Checker { out: Vec::new() };
+    let mut c = Checker::default();
     let mut parent = None;
     check_into(&mut c, path, &file, len, &mut parent)?;
     Ok((
@@ -362,6 +384,19 @@ fn check_into(
             "header.table_offset",
             "BAT overlaps the dynamic header",
         );
+    }
+    // The table lies inside the file (checked above), and is read only up
+    // to MAX_BAT_ENTRIES: memory is never sized by the header alone.
+    if h.max_table_entries > MAX_BAT_ENTRIES {
+        c.add(
+            hoff + 28,
+            "header.max_table_entries",
+            format!(
+                "{} entries: more than the {MAX_BAT_ENTRIES} this checker reads; BAT not checked",
+                h.max_table_entries
+            ),
+        );
+        return Ok(());
     }
     let mut raw = vec![0u8; (h.max_table_entries as usize) * 4];
     if !read(file, h.table_offset, &mut raw, len) {

@@ -24,6 +24,11 @@ pub const BAT_UNUSED: u32 = 0xFFFF_FFFF;
 pub const VHD_EPOCH: u64 = 946_684_800;
 /// The largest virtual size readers accept (`0xff000000` sectors, 2040 GiB).
 pub const MAX_SIZE: u64 = 0xff00_0000 * SECTOR;
+/// The largest block allocation table we read: 4,194,304 entries (16 MiB),
+/// enough for the largest disk ([`MAX_SIZE`]) in blocks of 512 KiB, four
+/// times what any tool writes (2 MiB blocks). A header claiming more is
+/// refused instead of sizing memory by a field of the file.
+pub const MAX_BAT_ENTRIES: u32 = 1 << 22;
 /// Footer `features`: the "reserved, must be set" bit.
 pub const FEATURES_RESERVED: u32 = 2;
 /// File format and header version 1.0.

@@ -12,7 +12,7 @@ use fstree::ContentSource;
 
 use crate::format::{
     BAT_UNUSED, BATMAP_COOKIE, BatmapHeader, DiskType, DynamicHeader, FOOTER_COOKIE, FOOTER_SIZE,
-    Footer, HEADER_COOKIE, HEADER_SIZE, MAX_SIZE, SECTOR, platform,
+    Footer, HEADER_COOKIE, HEADER_SIZE, MAX_BAT_ENTRIES, MAX_SIZE, SECTOR, platform,
 };
 use crate::{Error, Result};
 
@@ -294,7 +294,21 @@ impl Vhd {
                 ),
             ));
         }
-        let mut raw = vec![0u8; bat_len as usize];
+        // Entries past the disk's last block address nothing: only those
+        // the disk needs are read, and no more than MAX_BAT_ENTRIES.
+        if need > MAX_BAT_ENTRIES as u64 {
+            return Err(field(
+                &path,
+                off + 32,
+                "header.block_size",
+                format!(
+                    "{}-byte blocks make a {}-byte disk need {need} BAT entries; \
+                     at most {MAX_BAT_ENTRIES} are read (use larger blocks)",
+                    h.block_size, self.footer.current_size
+                ),
+            ));
+        }
+        let mut raw = vec![0u8; need as usize * 4];
         read_exact_at(
             &self.file,
             &path,
@@ -307,6 +321,7 @@ impl Vhd {
             .chunks_exact(4)
             .map(|c| u32::from_be_bytes(c.try_into().expect("4")))
             .collect();
+        drop(raw);
         let span = h.bitmap_bytes() + h.block_size as u64;
         let mut used: Vec<(u64, u32)> = Vec::new();
         for (i, &e) in bat.iter().enumerate() {
@@ -392,7 +407,9 @@ impl Vhd {
     pub fn header(&self) -> Option<&DynamicHeader> {
         self.header.as_ref()
     }
-    /// The block allocation table (empty for fixed images).
+    /// The block allocation table's entries for the disk's blocks (entries
+    /// past `current_size` address nothing and are not read); empty for
+    /// fixed images.
     pub fn bat(&self) -> &[u32] {
         &self.bat
     }

@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use fstree::ContentSource;
+
 use vhd::{CreateOptions, Profile, Vhd, check_file, convert_to_vhd};
 
 fn good(dir: &Path, profile: Profile) -> Vec<u8> {
@@ -148,7 +150,7 @@ fn damaged_images_are_named_errors_and_check_violations() {
 }
 
 fn corpus_dir() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/open")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/vhd_open")
 }
 
 #[test]
@@ -159,7 +161,6 @@ fn every_fuzz_seed_goes_through_the_reader_without_panicking() {
         let p = e.unwrap().path();
         let _ = check_file(&p).unwrap();
         if let Ok(v) = Vhd::open(&p) {
-            use fstree::ContentSource;
             let mut buf = vec![0u8; 1 << 16];
             for (o, _) in v.data_ranges().unwrap() {
                 v.read_at(o, &mut buf).unwrap();
@@ -208,4 +209,91 @@ fn seed_corpus_can_be_regenerated() {
     convert_to_vhd(&src, &p, &o, &mut |_| {}).unwrap();
     let b = std::fs::read(&p).unwrap();
     std::fs::write(dir.join("fixed-footer.bin"), &b[b.len() - 512..]).unwrap();
+}
+
+/// `bytes` minus its footer, then holes up to `footer_at`, then the footer:
+/// a sparse file as large as a lying header needs, holding almost nothing.
+fn spread(dir: &Path, bytes: &[u8], footer_at: u64) -> std::path::PathBuf {
+    use std::os::unix::fs::FileExt;
+    let n = bytes.len();
+    let p = dir.join("spread.vhd");
+    let f = std::fs::File::create(&p).unwrap();
+    f.write_all_at(&bytes[..n - 512], 0).unwrap();
+    f.write_all_at(&bytes[n - 512..], footer_at).unwrap();
+    p
+}
+
+#[test]
+fn a_bat_of_four_billion_entries_is_not_read_past_the_disks_blocks() {
+    // The header claims 0xFFFFFFFF entries and the (sparse) file is large
+    // enough to hold them: reading them all took 16 GiB of memory.
+    let d = tempfile::tempdir().unwrap();
+    let mut b = good(d.path(), Profile::Qemu);
+    let want = {
+        let v = Vhd::open(d.path().join("good.vhd")).unwrap();
+        (v.bat().to_vec(), v.data_ranges().unwrap())
+    };
+    put32(&mut b, 512 + 28, u32::MAX);
+    fix_header(&mut b);
+    let p = spread(d.path(), &b, 17 << 30);
+    let v = Vhd::open(&p).unwrap();
+    assert_eq!(v.bat(), &want.0[..], "only the disk's 3 entries are read");
+    assert_eq!(v.data_ranges().unwrap(), want.1);
+    let viol = check_file(&p).unwrap();
+    assert!(
+        viol.iter()
+            .any(|x| x.field == "header.max_table_entries" && x.problem.contains("not checked")),
+        "{viol:?}"
+    );
+}
+
+#[test]
+fn a_bat_needing_more_than_the_limit_is_refused_naming_the_field() {
+    // 512-byte blocks over 4 GiB need 8,388,608 entries: past MAX_BAT_ENTRIES.
+    let d = tempfile::tempdir().unwrap();
+    let mut b = good(d.path(), Profile::Qemu);
+    let n = b.len();
+    for at in [0, n - 512] {
+        b[at + 40..at + 56].copy_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]);
+        let mut f = [0u8; 512];
+        f.copy_from_slice(&b[at..at + 512]);
+        put32(&mut b, at + 64, vhd::Footer::computed_checksum(&f));
+    }
+    put32(&mut b, 512 + 28, 1 << 23);
+    put32(&mut b, 512 + 32, 512);
+    fix_header(&mut b);
+    let p = spread(d.path(), &b, 64 << 20);
+    let e = Vhd::open(&p).unwrap_err().to_string();
+    assert!(
+        e.contains("header.block_size") && e.contains("at most 4194304"),
+        "{e}"
+    );
+    let viol = check_file(&p).unwrap();
+    assert!(
+        viol.iter().any(|x| x.field == "header.max_table_entries"),
+        "{viol:?}"
+    );
+}
+
+#[test]
+fn violations_past_the_limit_are_counted_not_listed() {
+    // Every BAT entry pointing at sector 0 breaks rules in each entry.
+    let d = tempfile::tempdir().unwrap();
+    let mut b = good(d.path(), Profile::Qemu);
+    put32(&mut b, 512 + 28, 1 << 16);
+    fix_header(&mut b);
+    let p = spread(d.path(), &b, 8 << 20);
+    let viol = check_file(&p).unwrap();
+    assert_eq!(
+        viol.len(),
+        vhd::check::MAX_VIOLATIONS + 1,
+        "{:?}",
+        &viol[..3]
+    );
+    assert!(
+        viol.last()
+            .unwrap()
+            .problem
+            .contains("more violations not listed")
+    );
 }

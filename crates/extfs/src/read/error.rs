@@ -84,6 +84,21 @@ pub enum ReadError {
         /// What was wrong, with the field.
         msg: String,
     },
+    /// A block two owners claim (cross-linked files, a map naming its own
+    /// blocks as data, a file inside the inode tables).
+    #[error(
+        "block {block} is claimed twice, by {} and by {} (cross-linked)",
+        owner(*first),
+        owner(*second)
+    )]
+    CrossLinked {
+        /// The first block claimed twice.
+        block: u64,
+        /// One owner: an inode number, or 0 for the inode tables.
+        first: u32,
+        /// The other owner.
+        second: u32,
+    },
     /// A malformed directory entry.
     #[error("directory inode {ino}, block {block}, offset {offset}: {msg}")]
     BadDirEntry {
@@ -106,6 +121,14 @@ pub enum ReadError {
         /// Why.
         source: fstree::PathError,
     },
+}
+
+fn owner(ino: u32) -> String {
+    if ino == 0 {
+        "the inode tables".into()
+    } else {
+        format!("inode {ino}")
+    }
 }
 
 /// Shorthand for results in the reader.

@@ -1,7 +1,9 @@
 //! Where a file's blocks are: classic block maps (direct, indirect, double
 //! and triple indirect) and extent trees, both flattened into sorted runs.
 //! Hostile maps cannot loop: block maps have fixed depth, extent trees must
-//! strictly descend in depth and no tree block may be visited twice.
+//! strictly descend in depth, and no indirect or tree block may be visited
+//! twice. The map blocks themselves are returned too, so that the reader can
+//! refuse blocks claimed twice (cross-linked files, a map naming itself).
 
 use std::collections::HashSet;
 
@@ -31,6 +33,16 @@ pub struct MapCtx<'a> {
 }
 
 const EXTENT_MAGIC: u16 = 0xF30A;
+
+/// The state of one block-map walk.
+struct Walk<'a> {
+    /// Blocks the file's size covers.
+    nblocks: u64,
+    /// Indirect blocks we may still read.
+    budget: &'a mut u64,
+    /// Indirect blocks read so far.
+    seen: &'a mut HashSet<u64>,
+}
 /// The kernel never builds deeper trees than this.
 const MAX_EXTENT_DEPTH: u16 = 5;
 
@@ -55,13 +67,36 @@ impl MapCtx<'_> {
         )
     }
 
+    /// The largest file the inode's mapping can address, in bytes: 2^32
+    /// blocks with extents, the direct and three indirect levels without.
+    pub fn max_size(&self, inode: &RawInode) -> u64 {
+        let bs = u64::from(self.block_size);
+        let blocks = if inode.flags & super::inode::FLAG_EXTENTS != 0 {
+            1u64 << 32
+        } else {
+            let per = bs / 4;
+            12 + per + per * per + per * per * per
+        };
+        blocks * bs
+    }
+
     /// The runs of an inode's data, sorted by logical block, covering at
-    /// most the blocks `size` needs.
-    pub fn runs(&self, inode: &RawInode, size: u64) -> Result<Vec<Run>> {
+    /// most the blocks `size` needs; and the blocks of the map itself
+    /// (indirect blocks, extent tree nodes).
+    pub fn runs(&self, inode: &RawInode, size: u64) -> Result<(Vec<Run>, Vec<u64>)> {
+        if size > self.max_size(inode) {
+            return Err(ReadError::BadInode {
+                ino: inode.ino,
+                msg: format!(
+                    "i_size {size} is more than its block map can address ({} bytes)",
+                    self.max_size(inode)
+                ),
+            });
+        }
         let nblocks = size.div_ceil(u64::from(self.block_size));
+        let mut seen = HashSet::new();
         let mut runs = if inode.flags & super::inode::FLAG_EXTENTS != 0 {
             let mut out = Vec::new();
-            let mut seen = HashSet::new();
             self.extent_node(inode.ino, &inode.block, None, &mut seen, &mut out)?;
             out.sort_by_key(|r| r.logical);
             for w in out.windows(2) {
@@ -74,7 +109,7 @@ impl MapCtx<'_> {
             }
             out
         } else {
-            self.block_map(inode, nblocks)?
+            self.block_map(inode, nblocks, &mut seen)?
         };
         // Blocks past i_size (preallocated) are not file data.
         runs.retain_mut(|r| {
@@ -84,7 +119,9 @@ impl MapCtx<'_> {
             r.len = r.len.min(nblocks - r.logical);
             true
         });
-        Ok(runs)
+        let mut meta: Vec<u64> = seen.into_iter().collect();
+        meta.sort_unstable();
+        Ok((runs, meta))
     }
 
     fn extent_node(
@@ -148,7 +185,12 @@ impl MapCtx<'_> {
         Ok(())
     }
 
-    fn block_map(&self, inode: &RawInode, nblocks: u64) -> Result<Vec<Run>> {
+    fn block_map(
+        &self,
+        inode: &RawInode,
+        nblocks: u64,
+        seen: &mut HashSet<u64>,
+    ) -> Result<Vec<Run>> {
         let mut out: Vec<Run> = Vec::new();
         let per = u64::from(self.block_size / 4);
         let mut mapped = 0u64;
@@ -192,37 +234,46 @@ impl MapCtx<'_> {
             let span = per.pow(level);
             let b = u64::from(inode.block_word(slot));
             if start < nblocks && b != 0 {
-                self.indirect(inode.ino, b, level, start, nblocks, &mut budget, &mut push)?;
+                let mut walk = Walk {
+                    nblocks,
+                    budget: &mut budget,
+                    seen,
+                };
+                self.indirect(inode.ino, b, level, start, &mut walk, &mut push)?;
             }
             start = start.saturating_add(span);
         }
         Ok(out)
     }
 
-    #[allow(clippy::too_many_arguments)] // recursion state, kept explicit
     fn indirect(
         &self,
         ino: u32,
         block: u64,
         level: u32,
         start: u64,
-        nblocks: u64,
-        budget: &mut u64,
+        walk: &mut Walk<'_>,
         push: &mut impl FnMut(u64, u64) -> Result<()>,
     ) -> Result<()> {
-        if *budget == 0 {
+        if *walk.budget == 0 {
             return Err(ReadError::BadInode {
                 ino,
                 msg: "block map reads more indirect blocks than the filesystem has".into(),
             });
         }
-        *budget -= 1;
+        *walk.budget -= 1;
+        if !walk.seen.insert(block) {
+            return Err(ReadError::BadInode {
+                ino,
+                msg: format!("indirect block {block} is referenced twice (a loop)"),
+            });
+        }
         let data = self.read_block(ino, "indirect", block)?;
         let per = u64::from(self.block_size / 4);
         let span = per.pow(level - 1);
         for i in 0..per {
             let logical = start + i * span;
-            if logical >= nblocks {
+            if logical >= walk.nblocks {
                 break;
             }
             let b = u64::from(le32(&data, (i * 4) as usize));
@@ -233,7 +284,7 @@ impl MapCtx<'_> {
                 self.check(ino, "data block", b, 1)?;
                 push(logical, b)?;
             } else {
-                self.indirect(ino, b, level - 1, logical, nblocks, budget, push)?;
+                self.indirect(ino, b, level - 1, logical, walk, push)?;
             }
         }
         Ok(())

@@ -14,6 +14,7 @@ mod source;
 mod superblock;
 mod xattr;
 
+use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
@@ -71,9 +72,14 @@ pub fn read_image(img: Image) -> Result<LoadedImage> {
         sb,
         tables,
         dir_blocks_left: 0,
+        claims: RefCell::new(Vec::new()),
     };
     r.load()
 }
+
+/// Blocks `(first, count)` one owner uses: an inode (its data and map
+/// blocks), or 0 for the inode tables.
+type Claim = (u64, u64, u32);
 
 struct Reader {
     img: Image,
@@ -82,6 +88,10 @@ struct Reader {
     /// Directory blocks we may still read: a sane filesystem cannot have
     /// more than it has blocks, so hostile maps that reuse blocks stop here.
     dir_blocks_left: u64,
+    /// Every block claimed so far, checked for double claims at the end:
+    /// cross-linked files would otherwise each read the same blocks, and a
+    /// small image could stand for a tree many times its size.
+    claims: RefCell<Vec<Claim>>,
 }
 
 impl Reader {
@@ -118,6 +128,42 @@ impl Reader {
         RawInode::parse(ino, &b)
     }
 
+    /// The runs of `raw`'s first `size` bytes, its data and map blocks
+    /// recorded as claimed by it.
+    fn claimed_runs(&self, raw: &RawInode, size: u64) -> Result<Vec<Run>> {
+        let (runs, meta) = self.map().runs(raw, size)?;
+        let mut c = self.claims.borrow_mut();
+        c.extend(runs.iter().map(|r| (r.physical, r.len, raw.ino)));
+        c.extend(meta.into_iter().map(|b| (b, 1, raw.ino)));
+        Ok(runs)
+    }
+
+    /// Refuse any block claimed twice (inode tables included).
+    fn check_claims(&self) -> Result<()> {
+        let mut c = self.claims.take();
+        let table_blocks = (u64::from(self.sb.inodes_per_group) * u64::from(self.sb.inode_size))
+            .div_ceil(u64::from(self.sb.block_size));
+        c.extend(self.tables.iter().map(|&t| (t, table_blocks, 0)));
+        c.sort_unstable();
+        let mut reach: Option<(u64, u32)> = None; // furthest end so far, and whose
+        for &(start, len, owner) in &c {
+            if let Some((end, prev)) = reach
+                && start < end
+            {
+                return Err(ReadError::CrossLinked {
+                    block: start,
+                    first: prev,
+                    second: owner,
+                });
+            }
+            let end = start.saturating_add(len);
+            if reach.is_none_or(|(e, _)| end > e) {
+                reach = Some((end, owner));
+            }
+        }
+        Ok(())
+    }
+
     fn load(mut self) -> Result<LoadedImage> {
         self.dir_blocks_left = self.sb.blocks_count;
         let root_raw = self.raw_inode(ROOT_INO)?;
@@ -137,6 +183,18 @@ impl Reader {
             for e in self.dir_entries(&raw, inline.as_deref())? {
                 let name_str = String::from_utf8_lossy(&e.name).into_owned();
                 let child_path = format!("{path}/{name_str}");
+                // Every path of the tree is listed (and held) when it is
+                // built on: a bound on paths bounds that cost.
+                if child_path.len() > fstree::MAX_PATH {
+                    return Err(ReadError::BadName {
+                        ino: raw.ino,
+                        name: name_str,
+                        source: fstree::PathError::TooLong(
+                            child_path.chars().take(100).collect(),
+                            child_path.len(),
+                        ),
+                    });
+                }
                 self.check_ino(|| format!("directory entry {child_path}"), e.ino)?;
                 let id = if let Some(&id) = ids.get(&e.ino) {
                     if tree.inode(id).kind.is_dir() {
@@ -177,6 +235,7 @@ impl Reader {
                     })?;
             }
         }
+        self.check_claims()?;
         Ok(LoadedImage {
             tree,
             ext_inos,
@@ -249,12 +308,14 @@ impl Reader {
             });
         }
         let vraw = self.raw_inode(inum)?;
-        self.file_bytes(&vraw, u64::from(size))
+        // Value inodes may be shared by reference count: not claimed.
+        let (runs, _) = self.map().runs(&vraw, u64::from(size))?;
+        self.file_bytes(&vraw, u64::from(size), runs)
     }
 
-    /// Read the first `len` bytes of a (small) file's data into memory.
-    fn file_bytes(&self, raw: &RawInode, len: u64) -> Result<Vec<u8>> {
-        let runs = self.map().runs(raw, len)?;
+    /// Read the first `len` bytes of a (small) file's data, stored in
+    /// `runs`, into memory.
+    fn file_bytes(&self, raw: &RawInode, len: u64, runs: Vec<Run>) -> Result<Vec<u8>> {
         let c = ExtContent::new(self.img.clone(), self.sb.block_size, len, runs);
         Content::new(c).read_all().map_err(|e| ReadError::BadInode {
             ino: raw.ino,
@@ -277,7 +338,7 @@ impl Reader {
                 if is_inline {
                     Kind::File(Content::bytes(Self::inline_bytes(raw, inline)))
                 } else {
-                    let runs = self.map().runs(raw, raw.size)?;
+                    let runs = self.claimed_runs(raw, raw.size)?;
                     Kind::File(Content::new(ExtContent::new(
                         self.img.clone(),
                         self.sb.block_size,
@@ -298,7 +359,8 @@ impl Reader {
                 } else if raw.flags & inode::FLAG_EXTENTS == 0 && raw.size < 60 {
                     Kind::Symlink(raw.block[..raw.size as usize].to_vec())
                 } else {
-                    Kind::Symlink(self.file_bytes(raw, raw.size)?)
+                    let runs = self.claimed_runs(raw, raw.size)?;
+                    Kind::Symlink(self.file_bytes(raw, raw.size, runs)?)
                 }
             }
             f @ (0o020000 | 0o060000) => {
@@ -333,7 +395,7 @@ impl Reader {
             return Ok(out);
         }
         let bs = u64::from(self.sb.block_size);
-        for run in self.map().runs(raw, raw.size)? {
+        for run in self.claimed_runs(raw, raw.size)? {
             for i in 0..run.len {
                 if self.dir_blocks_left == 0 {
                     return Err(ReadError::BadInode {

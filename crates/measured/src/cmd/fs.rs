@@ -167,6 +167,11 @@ fn load(source: &std::path::Path) -> anyhow::Result<Tree> {
     rootfs::load(source).with_context(|| format!("loading {}", source.display()))
 }
 
+/// `path` inside the tree loaded from `source`; a failure names both.
+fn lookup(tree: &Tree, source: &std::path::Path, path: &str) -> anyhow::Result<fstree::InodeId> {
+    rootfs::lookup(tree, path).with_context(|| format!("{}", source.display()))
+}
+
 fn parse_size_arg(s: &str) -> Result<u64, String> {
     vhd::parse_size(s).map_err(|e| e.to_string())
 }
@@ -253,7 +258,7 @@ pub fn run(cmd: FsCommand, ctx: &Ctx) -> anyhow::Result<Status> {
         }
         FsCommand::Ls { source, path } => {
             let tree = load(&source)?;
-            let id = rootfs::lookup(&tree, &path)?;
+            let id = lookup(&tree, &source, &path)?;
             let links = tree.link_counts();
             let rows: Vec<EntryInfo> = match tree.entries(id) {
                 Some(e) => e
@@ -297,7 +302,7 @@ pub fn run(cmd: FsCommand, ctx: &Ctx) -> anyhow::Result<Status> {
         }
         FsCommand::Cat { source, path } => {
             let tree = load(&source)?;
-            let id = rootfs::lookup(&tree, &path)?;
+            let id = lookup(&tree, &source, &path)?;
             let Kind::File(c) = &tree.inode(id).kind else {
                 anyhow::bail!("{path}: not a regular file");
             };
@@ -319,7 +324,7 @@ pub fn run(cmd: FsCommand, ctx: &Ctx) -> anyhow::Result<Status> {
         }
         FsCommand::Stat { source, path } => {
             let tree = load(&source)?;
-            let id = rootfs::lookup(&tree, &path)?;
+            let id = lookup(&tree, &source, &path)?;
             let links = tree.link_counts();
             let r = info(&path, tree.inode(id), links[id.0 as usize]);
             if ctx.json {

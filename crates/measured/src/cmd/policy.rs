@@ -171,6 +171,11 @@ pub fn run(cmd: PolicyCommand, ctx: &Ctx) -> anyhow::Result<Status> {
             values_out,
         } => {
             let sel: PcrSelection = select.parse()?;
+            // Where the values came from, for a value the selection lacks.
+            let source = pcrs
+                .as_ref()
+                .or(log.as_ref())
+                .map(|p| p.display().to_string());
             let values = match (pcrs, log) {
                 (Some(p), _) => load_values(&p, &sel)?,
                 (None, Some(l)) => {
@@ -188,7 +193,8 @@ pub fn run(cmd: PolicyCommand, ctx: &Ctx) -> anyhow::Result<Status> {
                 (None, None) => bail!("give --pcrs or --log"),
             };
             let mut p = PolicyDigest::new(alg);
-            p.policy_pcr(&sel, &values)?;
+            p.policy_pcr(&sel, &values)
+                .with_context(|| source.clone().unwrap_or_default())?;
             if let Some(o) = output {
                 write_atomic(&o, p.digest())?;
             }

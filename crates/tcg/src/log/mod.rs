@@ -124,6 +124,8 @@ pub const MAX_DIGESTS: u32 = 16;
 
 struct Reader<'a> {
     buf: &'a [u8],
+    /// Where the trailing padding starts (see [`padding_start`]).
+    pad: usize,
     pos: usize,
     event: usize,
     event_offset: usize,
@@ -182,14 +184,24 @@ impl<'a> Reader<'a> {
     }
 
     fn at_end(&self) -> bool {
-        // Firmware pads a log's buffer: all-zero or all-FF bytes after the last event end it.
-        // An event header of all ones (index and type 0xFFFFFFFF) is unused, erased
-        // memory (a CCEL area is 0xFF-filled): the log ends there too.
-        let rest = &self.buf[self.pos..];
-        rest.iter().all(|&b| b == 0)
-            || rest.iter().all(|&b| b == 0xFF)
-            || rest.get(..8).is_some_and(|h| h.iter().all(|&b| b == 0xFF))
+        // Firmware pads a log's buffer: all-zero or all-FF bytes after the last
+        // event end it (found once, see `padding_start`). An event header of all
+        // ones (index and type 0xFFFFFFFF) is unused, erased memory (a CCEL area
+        // is 0xFF-filled): the log ends there too.
+        self.pos >= self.pad
+            || self.buf[self.pos..]
+                .get(..8)
+                .is_some_and(|h| h.iter().all(|&b| b == 0xFF))
     }
+}
+
+/// Where the padding after a log's last event starts: firmware pads a log's
+/// buffer, so a run of all-zero or all-FF bytes reaching the end ends it.
+/// Found once, from the end, so that testing "only padding is left" at every
+/// event costs nothing (testing the rest each time made parsing quadratic).
+pub fn padding_start(buf: &[u8]) -> usize {
+    let after_last = |fill: u8| buf.iter().rposition(|&b| b != fill).map_or(0, |i| i + 1);
+    after_last(0).min(after_last(0xFF))
 }
 
 impl EventLog {
@@ -201,6 +213,7 @@ impl EventLog {
         not_a_log(buf)?;
         let mut r = Reader {
             buf,
+            pad: padding_start(buf),
             pos: 0,
             event: 0,
             event_offset: 0,
@@ -377,6 +390,7 @@ fn parse_spec_id(data: &[u8], event_offset: usize) -> Result<SpecIdEvent, ParseE
     let base = event_offset + 32;
     let mut r = Reader {
         buf: data,
+        pad: data.len(),
         pos: 16,
         event: 0,
         event_offset,

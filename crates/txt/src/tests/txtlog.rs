@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use crate::error::Error;
 use crate::event::{Event, evtype};
 use crate::hexser::Hex;
+use crate::txtlog::merge::{Op, edit_script};
 use crate::txtlog::*;
 
 fn predicted(p: DemoPlatform) -> crate::Prediction {
@@ -152,7 +153,7 @@ fn padding_after_the_last_record_ends_a_legacy_log() {
 fn mutated_seed_logs_never_panic() {
     // A cheap, deterministic stand-in for the fuzzer in CI: flip, truncate
     // and overwrite bytes of every seed log with length-like values.
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/txt_log");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/txt_log");
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = move || {
         state ^= state << 13;
@@ -220,4 +221,165 @@ fn nuc_hash_start_from_opencit_63_is_the_resulting_pcr_form() {
     no_data.data.0.clear();
     let r = replay_log(&[no_data], &[HashAlg::Sha1], HashStartMode::Set);
     assert_eq!(r.pcrs[&17][&HashAlg::Sha1].0, logged);
+}
+
+/// Reference: the length of a longest common subsequence, by the classic
+/// quadratic table (small inputs only).
+fn lcs_len(a: &[u32], b: &[u32]) -> usize {
+    let mut t = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            t[i][j] = if a[i] == b[j] {
+                t[i + 1][j + 1] + 1
+            } else {
+                t[i + 1][j].max(t[i][j + 1])
+            };
+        }
+    }
+    t[0][0]
+}
+
+#[test]
+fn edit_script_matches_a_longest_common_subsequence() {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..2000 {
+        let (la, lb, alphabet) = (next() % 24, next() % 24, 1 + next() % 5);
+        let a: Vec<u32> = (0..la).map(|_| (next() % alphabet) as u32).collect();
+        let b: Vec<u32> = (0..lb).map(|_| (next() % alphabet) as u32).collect();
+        let ops = edit_script(&a, &b, MAX_BANK_DIFFERENCE).unwrap();
+        // The script walks both lists exactly, matching equal items only.
+        let (mut i, mut j, mut both) = (0, 0, 0);
+        for op in ops {
+            match op {
+                Op::Both => {
+                    assert_eq!(a[i], b[j], "{a:?} {b:?}");
+                    (i, j, both) = (i + 1, j + 1, both + 1);
+                }
+                Op::OnlyA => i += 1,
+                Op::OnlyB => j += 1,
+            }
+        }
+        assert_eq!((i, j), (a.len(), b.len()));
+        assert_eq!(both, lcs_len(&a, &b), "{a:?} {b:?}");
+    }
+}
+
+fn bulk_events(n: usize, tag: u8, bank: HashAlg) -> Vec<Event> {
+    (0..n)
+        .map(|i| {
+            let d = BTreeMap::from([(bank, Hex(vec![tag; bank.size()]))]);
+            log_event(17, 0x400, d, &(i as u64).to_le_bytes())
+        })
+        .collect()
+}
+
+#[test]
+fn merging_long_bank_logs_needs_no_table_of_their_product() {
+    // Two 200,000-event banks that differ in a few events: the old
+    // longest-common-subsequence table needed 160 GB here.
+    let a = bulk_events(200_000, 1, HashAlg::Sha1);
+    let mut b: Vec<Event> = bulk_events(200_000, 2, HashAlg::Sha256);
+    for e in b.iter_mut().skip(1000).step_by(50_000) {
+        e.data.0.push(0xee);
+    }
+    b.remove(123_456);
+    let sha1 = TxtLog {
+        format: TxtLogFormat::Legacy,
+        banks: vec![HashAlg::Sha1],
+        events: a,
+    };
+    let sha256 = TxtLog {
+        banks: vec![HashAlg::Sha256],
+        events: b,
+        ..sha1.clone()
+    };
+    let m = merge_logs(vec![sha1, sha256]).unwrap();
+    // 4 changed events appear once per bank, the removed one once.
+    assert_eq!(m.events.len(), 200_000 + 4);
+    assert_eq!(
+        m.events.iter().filter(|e| e.digests.len() == 2).count(),
+        200_000 - 5
+    );
+}
+
+#[test]
+fn bank_logs_of_different_launches_are_refused_not_merged() {
+    let log = |tag: u8, bank| TxtLog {
+        format: TxtLogFormat::Legacy,
+        banks: vec![bank],
+        events: bulk_events(5000, tag, bank)
+            .into_iter()
+            .map(|mut e| {
+                e.data.0.push(tag);
+                e
+            })
+            .collect(),
+    };
+    let e = merge_logs(vec![log(1, HashAlg::Sha1), log(2, HashAlg::Sha256)]).unwrap_err();
+    let m = e.to_string();
+    assert!(m.contains("more than 1000 events"), "{m}");
+    // A bank that stopped early (its buffer full) merges as a prefix.
+    let short = TxtLog {
+        events: bulk_events(100, 3, HashAlg::Sha256),
+        ..log(3, HashAlg::Sha256)
+    };
+    let full = TxtLog {
+        events: bulk_events(5000, 4, HashAlg::Sha1),
+        ..log(4, HashAlg::Sha1)
+    };
+    let m = merge_logs(vec![full, short]).unwrap();
+    assert_eq!(m.events.len(), 5000);
+    assert_eq!(
+        m.events.iter().filter(|e| e.digests.len() == 2).count(),
+        100
+    );
+}
+
+#[test]
+fn zero_records_before_a_last_record_are_events_not_padding() {
+    // All-zero records (PCR 0, type 0, zero digest, no data) look like
+    // padding until the record after them; the end of the log is where the
+    // padding reaching the end of the buffer starts, found once.
+    let zero = [0u8; 32];
+    let mut b = Vec::new();
+    for _ in 0..50_000 {
+        b.extend_from_slice(&zero);
+    }
+    let last = write_legacy_single(HashAlg::Sha1, &bulk_events(1, 7, HashAlg::Sha1));
+    b.extend_from_slice(&last);
+    assert_eq!(parse_legacy_single(&b, None).unwrap().events.len(), 50_001);
+    b.extend_from_slice(&[0xff; 1000]);
+    assert_eq!(parse_legacy_single(&b, None).unwrap().events.len(), 50_001);
+    b.truncate(b.len() - 1000 - last.len());
+    assert_eq!(parse_legacy_single(&b, None).unwrap().events.len(), 0);
+}
+
+#[test]
+fn a_dword_found_by_search_is_searched_for_once() {
+    // Each CPU_SCRTM_STAT without data costs a 65536-hash search; a log of
+    // thousands of them searched once per event (a note each).
+    let e = log_event(
+        17,
+        evtype::CPU_SCRTM_STAT,
+        BTreeMap::from([(HashAlg::Sha1, Hex(vec![0x5a; 20]))]),
+        &[],
+    );
+    let log = TxtLog {
+        format: TxtLogFormat::Agile,
+        banks: vec![HashAlg::Sha1],
+        events: vec![e; 3000],
+    };
+    let c = crate::capture::capture_log(&log).unwrap();
+    let n = c
+        .notes
+        .iter()
+        .filter(|n| n.contains("CPU_SCRTM_STAT"))
+        .count();
+    assert_eq!(n, 1, "{:?}", &c.notes[..3.min(c.notes.len())]);
 }

@@ -58,11 +58,6 @@ fn has_descriptor(buf: &[u8]) -> bool {
         && &buf[32..48] == LOG_DESCRIPTOR_SIGNATURE
 }
 
-/// Padding after the last record (the rest of an allocated buffer).
-fn is_padding(rest: &[u8]) -> bool {
-    rest.iter().all(|&b| b == 0) || rest.iter().all(|&b| b == 0xFF)
-}
-
 /// Parse one per-algorithm log. Its bank comes from the descriptor record
 /// if present, else from `alg`, else SHA-1 (which logs no descriptor).
 /// A log with no events is refused, as by [`super::parse`].
@@ -114,7 +109,10 @@ fn parse_single_at(buf: &[u8], alg: Option<HashAlg>, base: usize) -> Result<TxtL
     };
     let n = bank.size();
     let mut events = Vec::new();
-    while off < buf.len() && !is_padding(&buf[off..]) {
+    // Padding after the last record (the rest of an allocated buffer) ends
+    // the log; where it starts is found once, keeping the walk linear.
+    let end = tcg::log::padding_start(buf);
+    while off < end {
         let pcr = v.u32(off, "PCRIndex")?;
         let ty = v.u32(off + 4, "EventType")?;
         let digest = v.bytes(off + 8, n, "Digest")?;

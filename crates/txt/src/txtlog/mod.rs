@@ -9,7 +9,7 @@ mod agile;
 mod container;
 mod legacy;
 mod log;
-mod merge;
+pub(crate) mod merge;
 mod replay;
 pub mod secl;
 
@@ -27,7 +27,7 @@ pub use legacy::{
 #[cfg(test)]
 pub(crate) use log::log_event;
 pub use log::{TxtLog, TxtLogFormat};
-pub use merge::merge_logs;
+pub use merge::{MAX_BANK_DIFFERENCE, merge_logs};
 pub use replay::{
     HashStartForm, HashStartMode, TxtReplay, hash_start_form, log_hash_start_as_resulting_pcr,
     replay_log,
