@@ -85,7 +85,7 @@ impl PaxSparse {
     /// The map of a 0.x member (from its PAX records).
     pub(super) fn pax_map(&self) -> Result<Vec<Region>, String> {
         let flat = self.map.as_deref().unwrap_or(&self.pairs);
-        if flat.len() % 2 != 0 {
+        if !flat.len().is_multiple_of(2) {
             return Err("GNU sparse map has an odd number of values".into());
         }
         Ok(flat.chunks_exact(2).map(|p| (p[0], p[1])).collect())
