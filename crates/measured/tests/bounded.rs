@@ -74,6 +74,7 @@ fn spec(dir: &Path, rootfs: &Path, launch: bool, mib: u32) -> PathBuf {
     if launch {
         text += &format!(
             "\n[launch]\nplatform = \"{}\"\nsinit = \"{}\"\ntboot = \"/boot/tboot.gz\"\n\
+             tboot_cmdline = \"extpol=embedded\"\n\
              policy = \"default\"\n\n[[launch.modules]]\nfile = \"bundle:kernel\"\n",
             repo().join("examples/launch/platform.toml").display(),
             repo().join("examples/launch/sinit-synthetic.bin").display()

@@ -493,7 +493,7 @@ fn pcrs_json_is_drtm_predict_json_for_the_same_launch() {
         os("--tboot"),
         os("/boot/tboot.gz"),
         os("--tboot-cmdline"),
-        os("logging=serial,memory"),
+        os("logging=serial,memory extpol=embedded"),
         os("--module"),
         os(&module),
         os("--pcrread-out"),

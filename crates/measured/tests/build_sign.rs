@@ -59,6 +59,7 @@ initramfs = "never"
 platform = "{platform}"
 sinit = "{sinit}"
 tboot = "/boot/tboot.gz"
+tboot_cmdline = "extpol=embedded"
 
 [[launch.modules]]
 file = "bundle:kernel"

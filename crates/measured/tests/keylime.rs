@@ -94,7 +94,7 @@ initramfs = "never"
 platform = "{}"
 sinit = "{}"
 tboot = "/boot/tboot.gz"
-tboot_cmdline = "logging=memory"
+tboot_cmdline = "logging=memory extpol=embedded"
 
 [[launch.modules]]
 file = "bundle:kernel"

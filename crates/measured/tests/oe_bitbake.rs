@@ -223,7 +223,8 @@ fn image_type_parses_follows_the_rootfs_and_its_expanded_task_builds_the_bundle(
     let launch = format!(
         "SUMMARY = \"service VM\"\nLICENSE = \"MIT\"\ninherit core-image measured-image\n\
          IMAGE_FSTYPES = \"ext4 measured\"\nMEASURED_BIN = \"{}\"\n\
-         MEASURED_PLATFORM = \"{}\"\nMEASURED_SINIT = \"{}\"\nMEASURED_DISK_SIZE = \"64\"\n",
+         MEASURED_PLATFORM = \"{}\"\nMEASURED_SINIT = \"{}\"\nMEASURED_DISK_SIZE = \"64\"\n\
+         MEASURED_TBOOT_CMDLINE = \"logging=serial,memory extpol=embedded\"\n",
         bin.display(),
         platform.display(),
         sinit.display()

@@ -277,7 +277,7 @@ fn output_modes_follow_the_umask_like_cp() {
              && \"$M\" drtm policy-default --tboot-version 1.10.5 -o pol \
              && \"$M\" drtm synth-acm -o acm \
              && \"$M\" drtm predict --profile profile.toml --acm acm --tboot /boot/tboot.gz \
-                 --module bzImage --log-out pred.log >/dev/null \
+                 --tboot-cmdline extpol=embedded --module bzImage --log-out pred.log >/dev/null \
              && \"$M\" drtm capture pred.log -o captured.toml >/dev/null \
              && \"$M\" policy pcr --pcrs pcrs.json --select sha256:0 -o digest --values-out values >/dev/null \
              && \"$M\" image build spec.toml -o img >/dev/null \

@@ -73,7 +73,7 @@ initramfs = "never"
 platform = "{platform}"
 sinit = "{sinit}"
 tboot = "/boot/tboot.gz"
-tboot_cmdline = "logging=memory"
+tboot_cmdline = "logging=memory extpol=embedded"
 
 [[launch.modules]]
 file = "bundle:kernel"

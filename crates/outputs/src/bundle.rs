@@ -3,7 +3,8 @@
 //!
 //! Layout beside a bundle `DIR/NAME`:
 //! - `DIR/.NAME.lock`: flock'ed for the whole run, so two runs on one
-//!   bundle never interleave (the kernel drops the lock if we are killed);
+//!   bundle never interleave (the kernel drops the lock if we are killed),
+//!   and removed when the run ends (see [`RunLock`]);
 //! - `DIR/.NAME.staging-PID-RANDOM/`: the bundle being assembled, and after
 //!   the swap the previous bundle on its way out. With the lock held, any
 //!   directory of this exact pattern is a leftover and is removed.
@@ -31,23 +32,67 @@ const MAX_MANIFEST: u64 = 64 << 20;
 /// Directory entries looked at before giving up on recognising a bundle.
 const MAX_ENTRIES: usize = 100_000;
 
-/// Take the run lock of the output `parent/name`.
-pub fn lock(parent: &Path, name: &str) -> Result<File> {
-    let path = parent.join(format!(".{name}.lock"));
-    let f = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(Error::io(&path, "create lock file"))?;
-    match rustix::fs::flock(&f, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(f),
-        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Err(Error::Locked {
-            target: parent.join(name),
-            lock: path,
-        }),
-        Err(e) => Err(Error::io(&path, "lock")(e.into())),
+/// The run lock of one output, held until dropped. The lock file is
+/// removed when the run ends, so a finished or failed run leaves nothing
+/// beside the output; a killed run leaves an unlocked file the next run
+/// takes over.
+///
+/// Removing a lock file is safe because a lock only counts when the file
+/// locked is still the one at the path: [`lock`] checks that after taking
+/// it, and the holder unlinks the path before it lets the lock go. A run
+/// that locked an inode just unlinked sees the difference and starts over.
+#[derive(Debug)]
+pub struct RunLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        // Still ours (nobody can replace the path while we hold the lock
+        // on the inode it names, except by hand): unlink, then close.
+        if same_file(&self.file, &self.path) {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
+}
+
+/// Whether `path` names the inode `file` has open.
+fn same_file(file: &File, path: &Path) -> bool {
+    match (rustix::fs::fstat(file), rustix::fs::stat(path)) {
+        (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
+        _ => false,
+    }
+}
+
+/// Take the run lock of the output `parent/name`.
+pub fn lock(parent: &Path, name: &str) -> Result<RunLock> {
+    let path = parent.join(format!(".{name}.lock"));
+    // Each retry means another run removed the file between our open and
+    // our flock: it finished, so the next attempt normally succeeds.
+    for _ in 0..100 {
+        let f = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(Error::io(&path, "create lock file"))?;
+        match rustix::fs::flock(&f, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) if same_file(&f, &path) => return Ok(RunLock { file: f, path }),
+            Ok(()) => continue,
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
+                return Err(Error::Locked {
+                    target: parent.join(name),
+                    lock: path,
+                });
+            }
+            Err(e) => return Err(Error::io(&path, "lock")(e.into())),
+        }
+    }
+    Err(Error::Locked {
+        target: parent.join(name),
+        lock: path,
+    })
 }
 
 /// The files a bundle's manifests say it holds; `None` when it has no
@@ -225,7 +270,7 @@ pub struct BundleDir {
     name: String,
     staging: PathBuf,
     removed_stale: Vec<PathBuf>,
-    lock: Option<File>,
+    lock: Option<RunLock>,
     swapped: bool,
 }
 
@@ -319,7 +364,7 @@ impl Drop for BundleDir {
 #[derive(Debug)]
 pub struct Swapped {
     old: Option<PathBuf>,
-    _lock: Option<File>,
+    _lock: Option<RunLock>,
 }
 
 impl Swapped {

@@ -118,7 +118,22 @@ fn an_empty_dir_and_our_bundles_are_replaced_whole() {
     fill_and_swap(BundleDir::open(&target).unwrap(), &[("x", "y")]);
     assert_eq!(names(&target), ["x"]);
     // No staging directory survives a finished swap.
-    assert_eq!(names(t.path()), [".svc.lock", "svc"]);
+    // Nor the lock file: a finished run leaves only the bundle.
+    assert_eq!(names(t.path()), ["svc"]);
+}
+
+#[test]
+fn a_killed_runs_lock_file_is_taken_over_and_removed() {
+    let t = tempfile::tempdir().unwrap();
+    // What a SIGKILL leaves: the lock file, no longer locked by anyone.
+    std::fs::write(t.path().join(".svc.lock"), "").unwrap();
+    let b = BundleDir::open(&t.path().join("svc")).unwrap();
+    assert!(
+        t.path().join(".svc.lock").exists(),
+        "held while the run lasts"
+    );
+    drop(b);
+    assert_eq!(names(t.path()), Vec::<String>::new());
 }
 
 #[test]
@@ -150,7 +165,6 @@ fn stale_staging_dirs_of_this_bundle_are_removed_and_nothing_else() {
     assert_eq!(
         names(p),
         [
-            ".svc.lock",
             ".svc.staging-notes",
             ".svc2.staging-1-abcdef",
             "svc.staging-1-abcdef"

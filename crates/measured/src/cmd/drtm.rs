@@ -410,11 +410,21 @@ fn predict(a: PredictArgs, ctx: &Ctx) -> anyhow::Result<Status> {
     let bar = ctx.bytes_bar(total, "hashing");
     let p = txt::predict_with_progress(&inputs, |n| bar.inc(n)).map_err(|e| {
         // Name the input the prediction could not use.
+        let launch_inputs = || {
+            format!(
+                "{} with {} and profile {}",
+                a.acm.display(),
+                a.tboot.display(),
+                a.profile.display()
+            )
+        };
         let file = match e.what() {
             Some("profile") => a.profile.display().to_string(),
             Some("tb_policy") if a.policy == "default" => "tboot's default policy".to_string(),
             Some("tb_policy") => a.policy.clone(),
-            Some("launch") => format!("{} with {}", a.acm.display(), a.tboot.display()),
+            // A refusal or a conflict is about the inputs together.
+            Some("launch") => launch_inputs(),
+            None if matches!(e, txt::Error::Refused(_)) => launch_inputs(),
             Some("ACM") => a.acm.display().to_string(),
             Some(w) if w.starts_with("MLE") => a.tboot.display().to_string(),
             _ => return anyhow::Error::new(e).context("predicting the launch"),

@@ -207,7 +207,7 @@ impl Seeds {
         );
         let build = format!(
             "{image}\n[launch]\nplatform = \"{}\"\nsinit = \"{}\"\ntboot = \"{}\"\n\
-             tboot_cmdline = \"logging=serial,memory\"\npolicy = \"default\"\n\n\
+             tboot_cmdline = \"logging=serial,memory extpol=embedded\"\npolicy = \"default\"\n\n\
              [[launch.modules]]\nfile = \"bundle:kernel\"\ncmdline = \"console=hvc0\"\n\n\
              [policy]\npcrs = \"sha256:17,18,19\"\n",
             s(&platform),
