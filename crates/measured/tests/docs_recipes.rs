@@ -21,6 +21,12 @@ struct Recipe {
     at: String,
     /// The block's text.
     body: String,
+    /// The recipe's name (`name=`), by which a dedicated test finds it.
+    name: Option<String>,
+    /// The test (`crates/measured/tests/TEST.rs`) that runs this recipe
+    /// itself (`run-by=TEST`), between steps this file cannot express;
+    /// the sequential run here skips it.
+    run_by: Option<String>,
     /// Setups named by the marker before the fence.
     setup: Vec<String>,
 }
@@ -58,6 +64,7 @@ fn recipes(name: &str, text: &str) -> Result<Vec<Recipe>, Vec<String>> {
                 ));
             } else if SHELLS.contains(&info.split_whitespace().next().unwrap_or("")) {
                 let mut setup = Vec::new();
+                let (mut rname, mut run_by) = (None, None);
                 if start > 0
                     && let Some(m) = lines[start - 1]
                         .trim()
@@ -65,9 +72,32 @@ fn recipes(name: &str, text: &str) -> Result<Vec<Recipe>, Vec<String>> {
                         .and_then(|m| m.strip_suffix("-->"))
                 {
                     for part in m.split_whitespace() {
-                        match part.strip_prefix("setup=") {
-                            Some(list) => setup.extend(list.split(',').map(str::to_string)),
-                            None => errors.push(format!("{at}: unknown marker word {part:?}")),
+                        if let Some(list) = part.strip_prefix("setup=") {
+                            setup.extend(list.split(',').map(str::to_string));
+                        } else if let Some(n) = part.strip_prefix("name=") {
+                            rname = Some(n.to_string());
+                        } else if let Some(t) = part.strip_prefix("run-by=") {
+                            run_by = Some(t.to_string());
+                        } else {
+                            errors.push(format!("{at}: unknown marker word {part:?}"));
+                        }
+                    }
+                }
+                if let Some(t) = &run_by {
+                    match &rname {
+                        None => {
+                            errors.push(format!("{at}: run-by={t} needs a name= to find it by"))
+                        }
+                        Some(n) => {
+                            let test = repo().join(format!("crates/measured/tests/{t}.rs"));
+                            let runs = std::fs::read_to_string(&test)
+                                .is_ok_and(|src| src.contains(&format!("\"{n}\"")));
+                            if !runs {
+                                errors.push(format!(
+                                    "{at}: run-by={t}, but {} does not run a recipe named {n:?}",
+                                    test.display()
+                                ));
+                            }
                         }
                     }
                 }
@@ -79,7 +109,13 @@ fn recipes(name: &str, text: &str) -> Result<Vec<Recipe>, Vec<String>> {
                         ));
                     }
                 }
-                out.push(Recipe { at, body, setup });
+                out.push(Recipe {
+                    at,
+                    body,
+                    name: rname,
+                    run_by,
+                    setup,
+                });
             }
             i += 1;
             prev_blank = false;
@@ -177,7 +213,7 @@ fn run_file(name: &str, recipes: &[Recipe]) -> Result<usize, String> {
         std::env::var("PATH").unwrap_or_default()
     );
     let mut tpm: Option<tpm_sim::Swtpm> = None;
-    for r in recipes {
+    for r in recipes.iter().filter(|r| r.run_by.is_none()) {
         for s in &r.setup {
             match s.as_str() {
                 "example-inputs" => {
@@ -241,7 +277,7 @@ fn run_file(name: &str, recipes: &[Recipe]) -> Result<usize, String> {
             ));
         }
     }
-    Ok(recipes.len())
+    Ok(recipes.iter().filter(|r| r.run_by.is_none()).count())
 }
 
 #[test]
@@ -251,7 +287,7 @@ fn every_shell_recipe_in_the_docs_runs_as_written() {
     for (name, text) in docs() {
         match recipes(&name, &text) {
             Err(e) => failures.extend(e),
-            Ok(rs) if rs.is_empty() => {}
+            Ok(rs) if rs.iter().all(|r| r.run_by.is_some()) => {}
             Ok(rs) => match run_file(&name, &rs) {
                 Ok(n) => ran += n,
                 Err(e) => failures.push(e),
@@ -281,6 +317,15 @@ fn the_convention_catches_blocks_that_would_escape_it() {
     let e = recipes("z.md", "<!-- recipe: setup=magic -->\n```sh\ntrue\n```\n").unwrap_err();
     assert!(e[0].contains("unknown setup \"magic\""), "{e:?}");
     // A list item's continuation is not a code block; text and toml blocks are not recipes.
+    // A recipe another test runs must name itself and be found in that test.
+    let by = "<!-- recipe: name=key run-by=sealing_swtpm -->\n```sh\ntrue\n```\n";
+    let r = recipes("v.md", by).unwrap();
+    assert_eq!(r[0].name.as_deref(), Some("key"));
+    assert_eq!(r[0].run_by.as_deref(), Some("sealing_swtpm"));
+    let nameless = "<!-- recipe: run-by=sealing_swtpm -->\n```sh\ntrue\n```\n";
+    assert!(recipes("u.md", nameless).unwrap_err()[0].contains("needs a name="));
+    let unknown = "<!-- recipe: name=no-such-recipe run-by=sealing_swtpm -->\n```sh\ntrue\n```\n";
+    assert!(recipes("t.md", unknown).unwrap_err()[0].contains("does not run a recipe named"));
     let ok = "- item\n\n    more of the item\n\n```text\nmeasured X\n```\n```toml\na = 1\n```\n";
     assert!(recipes("w.md", ok).unwrap().is_empty());
 }

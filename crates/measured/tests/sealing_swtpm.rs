@@ -24,10 +24,11 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The `sh` block after `<!-- sealing-test: NAME -->` in docs/sealing.md.
+/// The `sh` block after `<!-- recipe: name=NAME run-by=sealing_swtpm -->`
+/// in docs/sealing.md (the docs recipe harness leaves these to this test).
 fn recipe(name: &str) -> String {
     let doc = std::fs::read_to_string(repo().join("docs/sealing.md")).unwrap();
-    let marker = format!("<!-- sealing-test: {name} -->");
+    let marker = format!("<!-- recipe: name={name} run-by=sealing_swtpm -->");
     let at = doc
         .find(&marker)
         .unwrap_or_else(|| panic!("docs/sealing.md has no recipe {name}"));
