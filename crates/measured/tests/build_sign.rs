@@ -187,7 +187,7 @@ fn a_key_others_can_read_is_warned_about_and_a_bad_key_names_the_spec_line() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     let e = String::from_utf8_lossy(&o.stderr);
-    assert!(e.contains("spec.toml:17") && e.contains("bad.pem"), "{e}");
+    assert!(e.contains("spec.toml:18") && e.contains("bad.pem"), "{e}");
     // The previous bundle is left as it was.
     assert!(w.join("out/a/policy/signed/signature.tss").is_file());
 }

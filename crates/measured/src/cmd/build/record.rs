@@ -58,7 +58,7 @@ fn record(b: &BundleBuilder, spec: &BuildSpec) -> anyhow::Result<Value> {
         "kernel_release",
         "init_system",
         "initramfs_modules",
-        "modules_dep_generated",
+        "module_index",
         "spec",
     ] {
         doc.insert(k.into(), image[k].clone());
@@ -83,18 +83,20 @@ fn record(b: &BundleBuilder, spec: &BuildSpec) -> anyhow::Result<Value> {
         for i in &r.inputs {
             let mut v = Map::new();
             v.insert("label".into(), i.label.clone().into());
+            // A step keys a file on a digest of its data that skips holes;
+            // the record gives the sha256 of its bytes, as sha256sum does.
+            let mut sha256 = i.sha256.to_hex();
             match &i.input {
                 Input::File(p) => {
                     let path = spec.recorded(p);
                     v.insert("file".into(), path.clone().into());
+                    let (digest, size) = bundle::ContentDigest::of_file(p)?;
+                    sha256 = digest.to_hex();
                     if r.name != "image" && !inputs.iter().any(|x| x["path"] == path.as_str()) {
-                        let size = std::fs::metadata(p)
-                            .with_context(|| format!("reading {}", p.display()))?
-                            .len();
                         inputs.push(json!({
                             "path": path,
                             "size": size,
-                            "sha256": i.sha256.to_hex(),
+                            "sha256": sha256,
                         }));
                     }
                 }
@@ -108,7 +110,7 @@ fn record(b: &BundleBuilder, spec: &BuildSpec) -> anyhow::Result<Value> {
                     v.insert("value".into(), bytes_value(bytes));
                 }
             }
-            v.insert("sha256".into(), i.sha256.to_hex().into());
+            v.insert("sha256".into(), sha256.into());
             ins.push(Value::Object(v));
         }
         let outs: Vec<Value> = r
