@@ -92,9 +92,13 @@ pub fn variable_detail(name: &str, data: &[u8]) -> Option<String> {
                     .join(","),
             )
         }
+        // The name is untrusted text: look at its last four bytes, which
+        // need not fall on a character boundary.
         n if (n.starts_with("Boot") || n.starts_with("Driver"))
             && n.len() >= 8
-            && n[n.len() - 4..].chars().all(|c| c.is_ascii_hexdigit()) =>
+            && n.as_bytes()[n.len() - 4..]
+                .iter()
+                .all(|b| b.is_ascii_hexdigit()) =>
         {
             // EFI_LOAD_OPTION: attributes, path length, description, device path.
             let attrs = le32(data, 0)?;
