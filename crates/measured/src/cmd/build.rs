@@ -138,20 +138,13 @@ fn image_step(
             step = step.path(label, p);
         }
     }
-    let bar = ctx.steps_bar(9, "image");
+    let bar = ctx.steps_bar(image::pipeline::STAGES.len() as u64, "image");
     let outcome = b.step(step, |dir: &Path| -> anyhow::Result<()> {
         let on_step = |s: &str| {
             bar.inc(1);
             bar.set_message(s.to_string());
         };
-        image::bundle::build_into(
-            im,
-            dir,
-            epoch,
-            &crate::cmd::image::disk::ExtDisk { epoch },
-            &on_step,
-        )
-        .map_err(|e| {
+        image::pipeline::build_into(im, dir, epoch, &on_step).map_err(|e| {
             // Point at the spec key an image error is about; an OS error
             // (a full disk) is not the spec's fault and keeps its cause.
             let key = match &e {

@@ -9,8 +9,6 @@ use crate::exit::Status;
 use crate::outln;
 use crate::output::Ctx;
 
-pub(crate) mod disk;
-
 /// The `image` subcommands.
 #[derive(Subcommand, Debug)]
 #[command(defer = true)]
@@ -196,13 +194,13 @@ pub fn run(cmd: ImageCommand, ctx: &Ctx) -> anyhow::Result<Status> {
         ImageCommand::Build(a) => {
             let spec = merged_spec(&a)?;
             let epoch = super::build_epoch()?;
-            let bar = ctx.steps_bar(9, "image");
+            // The pipeline's stages, then the swap into place.
+            let bar = ctx.steps_bar(image::pipeline::STAGES.len() as u64 + 1, "image");
             let step = |s: &str| {
                 bar.inc(1);
                 bar.set_message(s.to_string());
             };
-            let report =
-                image::bundle::build(&spec, &a.out, epoch, &disk::ExtDisk { epoch }, &step)?;
+            let report = image::pipeline::build(&spec, &a.out, epoch, &step)?;
             bar.finish_and_clear();
             if ctx.json {
                 ctx.print_json(&report)?;
