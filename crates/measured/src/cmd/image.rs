@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use crate::exit::Status;
@@ -106,27 +105,7 @@ fn abs(p: &Path) -> anyhow::Result<String> {
 fn merged_spec(a: &BuildArgs) -> anyhow::Result<image::spec::Spec> {
     let (mut table, base, label) = match &a.spec {
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("reading spec {}", p.display()))?;
-            let t: toml::Table = toml::from_str(&text).map_err(|e| image::ImageError::Spec {
-                path: p.clone(),
-                msg: e.to_string(),
-            })?;
-            // A `measured build` spec: its launch and policy would be
-            // silently left out here.
-            if let Some(k) = ["launch", "policy"]
-                .into_iter()
-                .find(|k| t.contains_key(*k))
-            {
-                return Err(image::ImageError::Spec {
-                    path: p.clone(),
-                    msg: format!(
-                        "[{k}] belongs to a `measured build` spec: run `measured build {}` to build the image with its measured launch and policy",
-                        p.display()
-                    ),
-                }
-                .into());
-            }
+            let t = image::spec::Spec::read_table(p)?;
             let base = p.parent().map(Path::to_path_buf).unwrap_or_default();
             (t, base, p.clone())
         }
