@@ -26,6 +26,7 @@
 mod builder;
 mod digest;
 mod error;
+mod image_step;
 mod manifest;
 pub mod spec;
 mod statcache;
@@ -35,6 +36,7 @@ pub use builder::{
 };
 pub use digest::ContentDigest;
 pub use error::BundleError;
+pub use image_step::{IMAGE_REPORT, image_step};
 pub use manifest::{MANIFEST_PATH, Manifest, OutputRecord, StepRecord};
 pub use outputs::exchange_or_rename;
 pub use outputs::temp::staging_prefix;

@@ -35,10 +35,7 @@ pub fn load_rootfs(src: &Path, epoch: i64, owners: Owners) -> Result<Tree, Image
         path: src.display().to_string(),
         msg: e.to_string(),
     })?;
-    let me = (
-        rustix::process::geteuid().as_raw(),
-        rustix::process::getegid().as_raw(),
-    );
+    let me = builder();
     for (_, id) in tree.walk() {
         let ino = tree.inode_mut(id);
         let m = &mut ino.meta;
@@ -51,6 +48,15 @@ pub fn load_rootfs(src: &Path, epoch: i64, owners: Owners) -> Result<Tree, Image
         map_owner(&mut ino.meta, ino.kind.is_dir(), owners, Some(me));
     }
     Ok(tree)
+}
+
+/// The (uid, gid) running the build: whose files [`Owners::Auto`] makes
+/// root's in a directory rootfs.
+pub fn builder() -> (u32, u32) {
+    (
+        rustix::process::geteuid().as_raw(),
+        rustix::process::getegid().as_raw(),
+    )
 }
 
 /// Apply the ownership rule to one inode. `builder` is the (uid, gid)

@@ -155,6 +155,28 @@ impl Spec {
         Ok(spec)
     }
 
+    /// Read a spec file as a TOML table, for flags to override before
+    /// [`Spec::from_table`]. A `measured build` spec is refused: its
+    /// `[launch]` and `[policy]` would be silently left out here.
+    pub fn read_table(path: &Path) -> Result<toml::Table, ImageError> {
+        let text = std::fs::read_to_string(path).map_err(ImageError::io(path))?;
+        let spec_error = |msg: String| ImageError::Spec {
+            path: path.to_path_buf(),
+            msg,
+        };
+        let t: toml::Table = toml::from_str(&text).map_err(|e| spec_error(e.to_string()))?;
+        if let Some(k) = ["launch", "policy"]
+            .into_iter()
+            .find(|k| t.contains_key(*k))
+        {
+            return Err(spec_error(format!(
+                "[{k}] belongs to a `measured build` spec: run `measured build {}` to build the image with its measured launch and policy",
+                path.display()
+            )));
+        }
+        Ok(t)
+    }
+
     /// Build a spec from an already-merged TOML table (spec file plus flag
     /// overrides); `label` names the source in errors, `base` anchors paths.
     pub fn from_table(table: toml::Table, base: &Path, label: &Path) -> Result<Spec, ImageError> {

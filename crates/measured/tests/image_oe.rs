@@ -409,7 +409,10 @@ fn progress_shows_on_a_terminal_and_not_when_piped() {
         .expect("script (util-linux) is installed");
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stdout));
     let tty = String::from_utf8_lossy(&r.stdout);
-    for step in ["kernel", "rootfs", "disk", "/9"] {
+    // Every stage of the pipeline by name, then the swap into place.
+    let stages = image::pipeline::STAGES;
+    let total = format!("/{}", stages.len() + 1);
+    for step in stages.iter().copied().chain(["rename", total.as_str()]) {
         assert!(
             tty.contains(step),
             "no {step:?} in the terminal output: {tty}"

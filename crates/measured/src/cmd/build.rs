@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use bundle::spec::BuildSpec;
-use bundle::{BundleBuilder, Commit, Phase, StepOutcome, StepSpec};
+use bundle::{BundleBuilder, Commit, Phase, StepOutcome};
 use clap::Args;
 use serde::Serialize;
 
@@ -20,13 +20,6 @@ use crate::output::Ctx;
 
 /// The spec built when none is given.
 pub const DEFAULT_SPEC: &str = "examples/service-vm.toml";
-
-/// Bump when a step's output for the same inputs changes.
-const IMAGE_STEP_VERSION: u32 = 2;
-
-/// The image step's own report (what `measured image build` calls
-/// bundle.json); the bundle's `bundle.json` records every step.
-pub const IMAGE_REPORT: &str = "image.json";
 
 /// Arguments of `measured build`.
 #[derive(Args, Debug)]
@@ -107,71 +100,19 @@ pub fn run(args: BuildArgs, ctx: &Ctx) -> anyhow::Result<Status> {
     Ok(Status::Ok)
 }
 
-/// The image step: everything `measured image build` makes.
+/// The image step, with its own progress bar over the pipeline's stages.
 fn image_step(
     b: &mut BundleBuilder,
     spec: &BuildSpec,
     epoch: i64,
     ctx: &Ctx,
 ) -> anyhow::Result<StepOutcome> {
-    let im = &spec.image;
-    let mut step = StepSpec::new("image")
-        .version(IMAGE_STEP_VERSION)
-        .bytes("image spec", spec.image_toml.clone())
-        .bytes("SOURCE_DATE_EPOCH", epoch.to_string())
-        .path("rootfs", &im.rootfs)
-        .file("kernel", &im.kernel);
-    // A directory rootfs under `owners = "auto"` maps the builder's own
-    // files to root: who builds is an input.
-    if im.owners == image::spec::Owners::Auto && im.rootfs.is_dir() {
-        // SAFETY: geteuid/getegid take no arguments, touch no memory of
-        // ours and cannot fail.
-        let who = unsafe { format!("{}:{}", libc::geteuid(), libc::getegid()) };
-        step = step.bytes("builder uid:gid", who);
-    }
-    for (label, p) in [
-        ("modules", &im.modules),
-        ("initrd", &im.initrd),
-        ("busybox", &im.busybox),
-    ] {
-        if let Some(p) = p {
-            step = step.path(label, p);
-        }
-    }
-    let bar = ctx.steps_bar(9, "image");
-    let outcome = b.step(step, |dir: &Path| -> anyhow::Result<()> {
-        let on_step = |s: &str| {
-            bar.inc(1);
-            bar.set_message(s.to_string());
-        };
-        image::bundle::build_into(
-            im,
-            dir,
-            epoch,
-            &crate::cmd::image::disk::ExtDisk { epoch },
-            &on_step,
-        )
-        .map_err(|e| {
-            // Point at the spec key an image error is about; an OS error
-            // (a full disk) is not the spec's fault and keeps its cause.
-            let key = match &e {
-                image::ImageError::Field { field, .. } => *field,
-                image::ImageError::Kernel { .. } => "kernel",
-                image::ImageError::Modules { .. } => "modules",
-                image::ImageError::Rootfs { .. }
-                | image::ImageError::UnknownInit
-                | image::ImageError::Path(_) => "rootfs",
-                _ => return anyhow::Error::new(e),
-            };
-            spec.error_at(spec.line_of_key(key), e.to_string()).into()
-        })?;
-        // In a build bundle, bundle.json is the build's record: the image
-        // step's own record is kept beside it under its own name.
-        let report = dir.join("bundle.json");
-        std::fs::rename(&report, dir.join(IMAGE_REPORT))
-            .with_context(|| format!("moving {}", report.display()))?;
-        Ok(())
-    })?;
+    let bar = ctx.steps_bar(image::pipeline::STAGES.len() as u64, "image");
+    let on_stage = |s: &str| {
+        bar.inc(1);
+        bar.set_message(s.to_string());
+    };
+    let outcome = bundle::image_step::<anyhow::Error>(b, spec, epoch, &on_stage)?;
     bar.finish_and_clear();
     Ok(outcome)
 }

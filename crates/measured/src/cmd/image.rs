@@ -2,14 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use crate::exit::Status;
 use crate::outln;
 use crate::output::Ctx;
-
-pub(crate) mod disk;
 
 /// The `image` subcommands.
 #[derive(Subcommand, Debug)]
@@ -108,27 +105,7 @@ fn abs(p: &Path) -> anyhow::Result<String> {
 fn merged_spec(a: &BuildArgs) -> anyhow::Result<image::spec::Spec> {
     let (mut table, base, label) = match &a.spec {
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("reading spec {}", p.display()))?;
-            let t: toml::Table = toml::from_str(&text).map_err(|e| image::ImageError::Spec {
-                path: p.clone(),
-                msg: e.to_string(),
-            })?;
-            // A `measured build` spec: its launch and policy would be
-            // silently left out here.
-            if let Some(k) = ["launch", "policy"]
-                .into_iter()
-                .find(|k| t.contains_key(*k))
-            {
-                return Err(image::ImageError::Spec {
-                    path: p.clone(),
-                    msg: format!(
-                        "[{k}] belongs to a `measured build` spec: run `measured build {}` to build the image with its measured launch and policy",
-                        p.display()
-                    ),
-                }
-                .into());
-            }
+            let t = image::spec::Spec::read_table(p)?;
             let base = p.parent().map(Path::to_path_buf).unwrap_or_default();
             (t, base, p.clone())
         }
@@ -196,13 +173,13 @@ pub fn run(cmd: ImageCommand, ctx: &Ctx) -> anyhow::Result<Status> {
         ImageCommand::Build(a) => {
             let spec = merged_spec(&a)?;
             let epoch = super::build_epoch()?;
-            let bar = ctx.steps_bar(9, "image");
+            // The pipeline's stages, then the swap into place.
+            let bar = ctx.steps_bar(image::pipeline::STAGES.len() as u64 + 1, "image");
             let step = |s: &str| {
                 bar.inc(1);
                 bar.set_message(s.to_string());
             };
-            let report =
-                image::bundle::build(&spec, &a.out, epoch, &disk::ExtDisk { epoch }, &step)?;
+            let report = image::pipeline::build(&spec, &a.out, epoch, &step)?;
             bar.finish_and_clear();
             if ctx.json {
                 ctx.print_json(&report)?;

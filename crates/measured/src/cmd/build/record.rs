@@ -10,10 +10,8 @@ use std::path::Path;
 
 use anyhow::Context;
 use bundle::spec::{BuildSpec, ModuleSource, VlPolicy};
-use bundle::{BundleBuilder, Input, StepOutcome, StepSpec};
+use bundle::{BundleBuilder, IMAGE_REPORT, Input, StepOutcome, StepSpec};
 use serde_json::{Map, Value, json};
-
-use super::IMAGE_REPORT;
 
 /// The bundle's record.
 pub const BUNDLE_JSON: &str = "bundle.json";
