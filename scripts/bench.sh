@@ -5,7 +5,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cargo build --release -q --manifest-path "$root/Cargo.toml" -p measured
-export MEASURED="$root/target/release/measured"
+# Release binaries: .cargo/config.toml names the host as the build target.
+RELEASE_DIR="${CARGO_TARGET_DIR:-$root/target}/$(rustc -vV | sed -n 's/^host: //p')/release"
+export RELEASE_DIR MEASURED="$RELEASE_DIR/measured"
 export BENCH_DIR=${BENCH_DIR:-$(mktemp -d /var/tmp/measured-bench.XXXXXX)}
 trap 'rm -rf "$BENCH_DIR"' EXIT
 # shellcheck source=scripts/bench-lib.sh

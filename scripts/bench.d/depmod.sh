@@ -2,11 +2,11 @@
 # Module index of the Debian cloud kernel's 1100+ modules: the kmod crate
 # (its `depmod` example: BASEDIR RELEASE, like `depmod -b`) vs kmod's own
 # `depmod -b`, each on its own copy of the tree; the files must come out
-# byte-equal. Sourced by scripts/bench.sh ($root, $BENCH_DIR, best_of, row).
+# byte-equal. Sourced by scripts/bench.sh ($root, $RELEASE_DIR, $BENCH_DIR, best_of, row).
 depmod_bench() {
   bash "$root/ci/fetch-testdata.sh" >/dev/null
   cargo build --release -q --manifest-path "$root/Cargo.toml" -p kmod --example depmod
-  local ours="$root/target/release/examples/depmod" rel n
+  local ours="$RELEASE_DIR/examples/depmod" rel n
   rel=$(basename "$(readlink -f "$root/target/testdata/debian/root/lib/modules/current" 2>/dev/null || ls -d "$root"/target/testdata/debian/root/lib/modules/[0-9]*)")
   local a="$BENCH_DIR/depmod-ours" b="$BENCH_DIR/depmod-peer"
   mkdir -p "$a/lib/modules" "$b/lib/modules"
