@@ -10,7 +10,7 @@ mod output;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 /// Build Xen service-VM disk images and predict their TPM measurements.
 #[derive(Parser, Debug)]
@@ -30,30 +30,24 @@ pub struct Cli {
     command: Command,
 }
 
-// Deferred: each subcommand's arguments are defined only when it is the one
-// invoked, so a run builds one branch of the command tree, not all of it (start-up
-// cost matters for `log replay` run once per log).
+// Deferred: each subcommand's arguments, and each group's subcommands, are defined
+// only when it is the one invoked, so a run builds one branch of the command tree,
+// not all of it (start-up cost matters for `log replay` run once per log).
 #[derive(Subcommand, Debug)]
 #[command(defer = true)]
 enum Command {
     /// VHD disk images: create, convert, inspect, check.
-    #[command(subcommand)]
-    Vhd(cmd::vhd::VhdCommand),
+    Vhd(Group<cmd::vhd::VhdCommand>),
     /// ext2/3/4 filesystems: build from a tree, list, read, stat.
-    #[command(subcommand)]
-    Fs(cmd::fs::FsCommand),
+    Fs(Group<cmd::fs::FsCommand>),
     /// Service VM images: a bootable disk plus VM definitions.
-    #[command(subcommand)]
-    Image(cmd::image::ImageCommand),
+    Image(Group<cmd::image::ImageCommand>),
     /// TCG event logs: show and replay.
-    #[command(subcommand)]
-    Log(cmd::log::LogCommand),
+    Log(Group<cmd::log::LogCommand>),
     /// TPM policy digests computed in software.
-    #[command(subcommand)]
-    Policy(cmd::policy::PolicyCommand),
+    Policy(Group<cmd::policy::PolicyCommand>),
     /// Intel TXT + tboot dynamic launch: ACMs, PCR17/18/19 prediction, replay.
-    #[command(subcommand)]
-    Drtm(cmd::drtm::DrtmCommand),
+    Drtm(Group<cmd::drtm::DrtmCommand>),
     /// Build a measured service VM bundle from a spec, with predicted PCRs.
     Build(cmd::build::BuildArgs),
     /// Print a shell completion script.
@@ -69,6 +63,40 @@ enum Command {
     },
 }
 
+// A command group (`vhd`, `log`, ...) as clap `Args`, not a nested `Subcommand`:
+// clap defers the definition of `Args` variants, so the group's subcommands are
+// built only when the group is invoked. No doc comment: it would replace the
+// group's own `about` in `--help`.
+#[derive(Args, Debug)]
+struct Group<T: Subcommand> {
+    #[command(subcommand)]
+    command: T,
+}
+
+/// The whole command tree with every group's subcommands defined, for what
+/// describes all of it (completions, man pages): clap copies the tree under
+/// `help` as it stands, so a group still deferred would lose `help GROUP SUB`.
+fn full_command() -> clap::Command {
+    fn define<T: Subcommand>(group: clap::Command) -> clap::Command {
+        // What the deferred definition does, done now (and not again).
+        Group::<T>::augment_args(group.defer(|c| c))
+    }
+    let mut cli = Cli::command();
+    for sub in cli.get_subcommands_mut() {
+        let define: fn(clap::Command) -> clap::Command = match sub.get_name() {
+            "vhd" => define::<cmd::vhd::VhdCommand>,
+            "fs" => define::<cmd::fs::FsCommand>,
+            "image" => define::<cmd::image::ImageCommand>,
+            "log" => define::<cmd::log::LogCommand>,
+            "policy" => define::<cmd::policy::PolicyCommand>,
+            "drtm" => define::<cmd::drtm::DrtmCommand>,
+            _ => continue,
+        };
+        *sub = define(std::mem::take(sub));
+    }
+    cli
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -76,21 +104,21 @@ fn main() -> ExitCode {
     };
     let ctx = output::Ctx::new(cli.json, cli.progress, cli.quiet);
     let result = match cli.command {
-        Command::Vhd(c) => cmd::vhd::run(c, &ctx),
-        Command::Fs(c) => cmd::fs::run(c, &ctx),
-        Command::Image(c) => cmd::image::run(c, &ctx),
-        Command::Log(c) => cmd::log::run(c, &ctx),
-        Command::Policy(c) => cmd::policy::run(c, &ctx),
-        Command::Drtm(c) => cmd::drtm::run(c, &ctx),
+        Command::Vhd(g) => cmd::vhd::run(g.command, &ctx),
+        Command::Fs(g) => cmd::fs::run(g.command, &ctx),
+        Command::Image(g) => cmd::image::run(g.command, &ctx),
+        Command::Log(g) => cmd::log::run(g.command, &ctx),
+        Command::Policy(g) => cmd::policy::run(g.command, &ctx),
+        Command::Drtm(g) => cmd::drtm::run(g.command, &ctx),
         Command::Build(a) => cmd::build::run(a, &ctx),
         Command::Completions { shell } => {
-            let mut command = Cli::command();
+            let mut command = full_command();
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut command, "measured", &mut script);
             output::write_stdout_bytes(&script);
             Ok(exit::Status::Ok)
         }
-        Command::Manpages { dir } => cmd::manpages::write_all(Cli::command(), &dir).map(|pages| {
+        Command::Manpages { dir } => cmd::manpages::write_all(full_command(), &dir).map(|pages| {
             if ctx.json {
                 outln!("{}", serde_json::json!({ "pages": pages }));
             } else {

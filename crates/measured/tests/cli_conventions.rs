@@ -151,3 +151,24 @@ fn manpages_writes_a_page_per_command_that_man_finds_and_renders() {
         "README does not say how to install the man pages"
     );
 }
+
+#[test]
+fn completions_offer_every_subcommand_and_its_help() {
+    let o = measured(&["completions", "bash"]);
+    assert!(o.status.success());
+    let script = String::from_utf8(o.stdout).unwrap();
+    let mut pairs = 0;
+    for group in subcommands(&[]) {
+        for sub in subcommands(&[&group]) {
+            // `measured GROUP SUB` and `measured help GROUP SUB` both complete:
+            // the groups' subcommands are defined on demand (clap `defer`), and
+            // the tree under `help` must still hold them.
+            for prefix in ["measured__subcmd__", "measured__subcmd__help__subcmd__"] {
+                let case = format!("{prefix}{group},{sub})");
+                assert!(script.contains(&case), "no completion case {case}");
+            }
+            pairs += 1;
+        }
+    }
+    assert!(pairs > 25, "{pairs} subcommands");
+}

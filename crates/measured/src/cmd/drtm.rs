@@ -18,7 +18,8 @@ use crate::exit::Status;
 use crate::outln;
 use crate::output::Ctx;
 
-/// The `drtm` subcommands.
+// The `drtm` subcommands. A plain comment: clap would show a doc comment here as
+// the group's description, in place of the one on its variant in `main.rs`.
 #[derive(Subcommand, Debug)]
 #[command(defer = true)]
 pub enum DrtmCommand {

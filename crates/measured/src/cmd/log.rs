@@ -11,7 +11,8 @@ use crate::exit::Status;
 use crate::output::Ctx;
 use crate::{out, outln};
 
-/// The `log` subcommands.
+// The `log` subcommands. A plain comment: clap would show a doc comment here as
+// the group's description, in place of the one on its variant in `main.rs`.
 #[derive(Subcommand, Debug)]
 #[command(defer = true)]
 pub enum LogCommand {

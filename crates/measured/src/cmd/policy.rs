@@ -13,7 +13,8 @@ use crate::output::Ctx;
 
 mod sign;
 
-/// The `policy` subcommands.
+// The `policy` subcommands. A plain comment: clap would show a doc comment here as
+// the group's description, in place of the one on its variant in `main.rs`.
 #[derive(Subcommand, Debug)]
 #[command(defer = true)]
 pub enum PolicyCommand {

@@ -42,7 +42,8 @@ pub enum ToArg {
     Vhd,
 }
 
-/// The `vhd` subcommands.
+// The `vhd` subcommands. A plain comment: clap would show a doc comment here as
+// the group's description, in place of the one on its variant in `main.rs`.
 #[derive(Subcommand, Debug)]
 #[command(defer = true)]
 pub enum VhdCommand {
