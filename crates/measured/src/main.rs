@@ -100,7 +100,11 @@ fn full_command() -> clap::Command {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => return output::argument_error(e),
+        Err(e) => {
+            let code = output::argument_error(e);
+            output::finish_stdout();
+            return code;
+        }
     };
     let ctx = output::Ctx::new(cli.json, cli.progress, cli.quiet);
     let result = match cli.command {

@@ -7,6 +7,10 @@
 //! SIGPIPE; any other write error (`> /dev/full`) is remembered, the
 //! command finishes its work (outputs already committed stay committed),
 //! and `main` exits 3 with a message.
+//!
+//! Off a terminal (a file, a pipe), standard output goes out in blocks, one
+//! write(2) per [`BLOCK`] bytes and one at the end, not one per line, as
+//! coreutils do; on a terminal, line by line, as a person reads it.
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -220,9 +224,12 @@ pub fn write_stdout(args: std::fmt::Arguments<'_>) {
     if stdout_failed() {
         return;
     }
-    let r = std::io::stdout().lock().write_fmt(args);
-    if let Err(e) = r {
-        stdout_error(e);
+    if let Ok(mut p) = PENDING.lock() {
+        // Writing into a Vec cannot fail.
+        let _ = p.buf.write_fmt(args);
+        if p.on_terminal() || p.buf.len() >= BLOCK {
+            p.hand_over();
+        }
     }
 }
 
@@ -232,12 +239,57 @@ pub fn write_stdout_bytes(b: &[u8]) -> bool {
     if stdout_failed() {
         return false;
     }
-    let r = std::io::stdout().lock().write_all(b);
-    match r {
-        Ok(()) => true,
-        Err(e) => {
+    if let Ok(mut p) = PENDING.lock() {
+        if p.buf.len() + b.len() < BLOCK && !p.on_terminal() {
+            p.buf.extend_from_slice(b);
+        } else {
+            // A large block goes out as it is, after what was pending.
+            p.hand_over();
+            if !stdout_failed() {
+                let r = std::io::stdout().lock().write_all(b);
+                if let Err(e) = r {
+                    stdout_error(e);
+                }
+            }
+        }
+    }
+    !stdout_failed()
+}
+
+/// Bytes per write(2) to a standard output that is not a terminal.
+const BLOCK: usize = 64 * 1024;
+
+/// Standard output written by us and not yet handed to the OS.
+struct Pending {
+    buf: Vec<u8>,
+    /// Whether stdout is a terminal, asked once, on the first write.
+    terminal: Option<bool>,
+}
+
+static PENDING: Mutex<Pending> = Mutex::new(Pending {
+    buf: Vec::new(),
+    terminal: None,
+});
+
+impl Pending {
+    fn on_terminal(&mut self) -> bool {
+        *self
+            .terminal
+            .get_or_insert_with(|| std::io::stdout().is_terminal())
+    }
+
+    /// Write out what is pending (see [`write_stdout`] for errors).
+    fn hand_over(&mut self) {
+        if self.buf.is_empty() {
+            return;
+        }
+        let r = {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&self.buf).and_then(|()| out.flush())
+        };
+        self.buf.clear();
+        if let Err(e) = r {
             stdout_error(e);
-            false
         }
     }
 }
@@ -271,10 +323,13 @@ fn die_of_sigpipe() -> ! {
     std::process::exit(128 + libc::SIGPIPE);
 }
 
-/// Flush standard output and return the first error writing it, if any.
+/// Write out what is pending and return the first error writing standard
+/// output, if any.
 pub fn finish_stdout() -> Option<std::io::Error> {
-    if let Err(e) = std::io::stdout().lock().flush() {
-        stdout_error(e);
+    if !stdout_failed() {
+        if let Ok(mut p) = PENDING.lock() {
+            p.hand_over();
+        }
     }
     STDOUT_ERROR.lock().ok().and_then(|mut g| g.take())
 }

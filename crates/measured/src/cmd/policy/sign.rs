@@ -12,6 +12,7 @@ use tcg::policy::PcrSelection;
 
 use crate::cmd::signing::{self, KeySource};
 use crate::exit::Status;
+use crate::outln;
 use crate::output::Ctx;
 
 const SIGN_STEP_VERSION: u32 = 1;
@@ -161,17 +162,17 @@ pub fn run(args: SignArgs, ctx: &Ctx) -> anyhow::Result<Status> {
         }))?;
     } else {
         let s = |k: &str| doc[k].as_str().unwrap_or("?").to_string();
-        println!(
+        outln!(
             "key name         {}",
             doc["key"]["name"].as_str().unwrap_or("?")
         );
-        println!("approved policy  {}", s("approved_policy"));
-        println!("aHash            {}", s("ahash"));
-        println!(
+        outln!("approved policy  {}", s("approved_policy"));
+        outln!("aHash            {}", s("ahash"));
+        outln!(
             "seal to          {}  (PolicyAuthorize)",
             s("authorize_policy")
         );
-        println!(
+        outln!(
             "{} {}",
             if signed.is_some() {
                 "written"
