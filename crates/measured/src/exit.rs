@@ -1,7 +1,5 @@
 //! Exit codes, documented in `--help` and the README.
 
-use std::process::ExitCode;
-
 /// Text appended to `measured --help`.
 pub const HELP: &str = "\
 Exit codes:
@@ -20,11 +18,12 @@ pub enum Status {
     Found,
 }
 
-impl From<Status> for ExitCode {
-    fn from(s: Status) -> ExitCode {
-        match s {
-            Status::Ok => ExitCode::SUCCESS,
-            Status::Found => ExitCode::from(1),
+impl Status {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Status::Ok => 0,
+            Status::Found => 1,
         }
     }
 }

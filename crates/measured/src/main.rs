@@ -3,12 +3,18 @@
 //!
 //! The binary is thin: every subcommand parses its arguments, calls the
 //! libraries under `crates/`, and prints the result as text or `--json`.
+//!
+//! The process enters at [`start`] (not through std's `main` set-up; see
+//! there why), which calls [`run`].
+
+// Unit tests keep the test harness's own entry point.
+#![cfg_attr(not(test), no_main)]
 
 mod cmd;
 mod exit;
 mod output;
-
-use std::process::ExitCode;
+#[cfg(not(test))]
+mod start;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
@@ -97,7 +103,9 @@ fn full_command() -> clap::Command {
     cli
 }
 
-fn main() -> ExitCode {
+/// Parse the command line, run the command, report: the exit code.
+#[cfg_attr(test, allow(dead_code))]
+fn run() -> u8 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -135,7 +143,7 @@ fn main() -> ExitCode {
     };
     let failed = result.is_err();
     let code = match result {
-        Ok(status) => status.into(),
+        Ok(status) => status.code(),
         Err(e) => ctx.report_error(&e),
     };
     // Every command's stdout failure is handled here, once: the work is
@@ -146,7 +154,7 @@ fn main() -> ExitCode {
             output::write_stderr(format_args!(
                 "measured: error: writing to standard output: {e}\n"
             ));
-            ExitCode::from(exit::OS_ERROR)
+            exit::OS_ERROR
         }
         _ => code,
     }

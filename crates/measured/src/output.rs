@@ -13,7 +13,6 @@
 //! coreutils do; on a terminal, line by line, as a person reads it.
 
 use std::io::{IsTerminal, Write};
-use std::process::ExitCode;
 use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -112,7 +111,7 @@ impl Ctx {
     }
 
     /// Print an error (with its causes) and pick the exit code.
-    pub fn report_error(&self, e: &anyhow::Error) -> ExitCode {
+    pub fn report_error(&self, e: &anyhow::Error) -> u8 {
         let code = exit_code(e);
         if self.json {
             let causes: Vec<String> = e.chain().map(|c| c.to_string()).collect();
@@ -122,7 +121,7 @@ impl Ctx {
         } else {
             write_stderr(format_args!("measured: error: {}\n", message(e)));
         }
-        ExitCode::from(code)
+        code
     }
 }
 
@@ -343,7 +342,7 @@ pub fn write_stderr(args: std::fmt::Arguments<'_>) {
 /// A command line clap refused (or `--help`/`--version`, which it prints as usual).
 /// With `--json` anywhere on the line, the error is JSON on stdout like every other
 /// error (`{"error", "causes", "exit"}`), exit 2.
-pub fn argument_error(e: clap::Error) -> ExitCode {
+pub fn argument_error(e: clap::Error) -> u8 {
     use clap::error::ErrorKind;
     let json = std::env::args_os().skip(1).any(|a| a == "--json");
     let shown = matches!(
@@ -370,5 +369,5 @@ pub fn argument_error(e: clap::Error) -> ExitCode {
         "exit": exit::BAD_INPUT,
     });
     outln!("{v}");
-    ExitCode::from(exit::BAD_INPUT)
+    exit::BAD_INPUT
 }

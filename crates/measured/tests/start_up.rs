@@ -74,3 +74,76 @@ fn a_long_report_goes_out_in_blocks_not_lines() {
         o.stdout.len()
     );
 }
+
+#[test]
+fn log_replay_opens_only_its_log_and_writes_its_report_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = logs().join("go-tpm-tools/debian-10.bin");
+    let log = log.to_str().unwrap();
+    let (calls, o) = syscalls(&["log", "replay", log], tmp.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("pcrs:"));
+    let opened: Vec<&str> = calls
+        .iter()
+        .map(String::as_str)
+        .filter(|c| c.starts_with("open") || c.starts_with("execve"))
+        .collect();
+    // The program itself, then its log: no loader, no library, no /proc/self/maps.
+    assert_eq!(opened.len(), 2, "{opened:#?}");
+    assert!(opened[1].contains(log), "{}", opened[1]);
+    assert!(
+        !calls.iter().any(|c| c.starts_with("sigaltstack")),
+        "std's stack-overflow set-up ran"
+    );
+    let writes = calls.iter().filter(|c| c.starts_with("write(1,")).count();
+    assert_eq!(writes, 1, "one write(2) for a report off a terminal");
+}
+
+#[test]
+fn closed_standard_descriptors_are_never_given_to_an_output_file() {
+    // Started with descriptors 1 and 2 closed, the first files a command opens
+    // would become descriptors 1 and 2, and a report or an error message would
+    // be written into them: the entry point reopens a closed 0, 1 or 2 on
+    // /dev/null before anything else, as std does.
+    let tmp = tempfile::tempdir().unwrap();
+    let trace = tmp.path().join("trace");
+    let out = tmp.path().join("closed.vhd");
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(r#"exec strace -qq -o "$1" "$0" vhd create 4M "$2" >&- 2>&-"#)
+        .arg(env!("CARGO_BIN_EXE_measured"))
+        .arg(&trace)
+        .arg(&out)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let calls = std::fs::read_to_string(&trace).unwrap();
+    let opened: Vec<&str> = calls.lines().filter(|c| c.starts_with("open")).collect();
+    assert!(
+        opened.len() > 2
+            && opened[0].contains("/dev/null")
+            && opened[0].ends_with("= 1")
+            && opened[1].contains("/dev/null")
+            && opened[1].ends_with("= 2"),
+        "{opened:#?}"
+    );
+    let image = opened
+        .iter()
+        .find(|c| c.contains(".closed.vhd.tmp"))
+        .expect("the image's temporary file");
+    assert!(
+        !image.ends_with("= 1") && !image.ends_with("= 2"),
+        "{image}"
+    );
+    // And the image is the one a normal run writes.
+    let normal = tmp.path().join("normal.vhd");
+    let o = Command::new(env!("CARGO_BIN_EXE_measured"))
+        .args(["vhd", "create", "4M"])
+        .arg(&normal)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(std::fs::read(normal).unwrap() == std::fs::read(out).unwrap());
+}
