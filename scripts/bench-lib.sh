@@ -24,6 +24,20 @@ row() {
   printf '%-40s %9ss %9ss %7s\n' "$1" "$2" "$3" "$ratio"
 }
 
+# alternate N NAME OURS_CMD PEER_CMD: N interleaved rounds of ours then the
+# peer, then `row NAME best_ours best_peer`: for short runs whose time drifts
+# with the machine's load, so that both sides meet the same conditions.
+alternate() {
+  local n=$1 name=$2 ours=$3 peer=$4 bo="" bp="" t
+  for _ in $(seq "$n"); do
+    t=$(best_of 1 "$ours") || return 1
+    if [ -z "$bo" ] || [ "$(echo "$t < $bo" | bc -l)" = 1 ]; then bo=$t; fi
+    t=$(best_of 1 "$peer") || return 1
+    if [ -z "$bp" ] || [ "$(echo "$t < $bp" | bc -l)" = 1 ]; then bp=$t; fi
+  done
+  row "$name" "$bo" "$bp"
+}
+
 # duel N NAME OURS_OUT OURS_CMD PEER_OUT PEER_CMD: N interleaved rounds of
 # ours then the peer, each writing fresh outputs (the previous ones removed
 # and flushed untimed first; *_OUT are space-separated paths without spaces,
