@@ -103,10 +103,22 @@ fn full_command() -> clap::Command {
     cli
 }
 
+/// The command line, program name first (see [`start::args`]).
+#[cfg(not(test))]
+fn args() -> Vec<std::ffi::OsString> {
+    start::args()
+}
+
+/// The command line, program name first: under the test harness, std's own.
+#[cfg(test)]
+fn args() -> Vec<std::ffi::OsString> {
+    std::env::args_os().collect()
+}
+
 /// Parse the command line, run the command, report: the exit code.
 #[cfg_attr(test, allow(dead_code))]
 fn run() -> u8 {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(args()) {
         Ok(cli) => cli,
         Err(e) => {
             let code = output::argument_error(e);

@@ -344,7 +344,7 @@ pub fn write_stderr(args: std::fmt::Arguments<'_>) {
 /// error (`{"error", "causes", "exit"}`), exit 2.
 pub fn argument_error(e: clap::Error) -> u8 {
     use clap::error::ErrorKind;
-    let json = std::env::args_os().skip(1).any(|a| a == "--json");
+    let json = crate::args().iter().skip(1).any(|a| a == "--json");
     let shown = matches!(
         e.kind(),
         ErrorKind::DisplayHelp

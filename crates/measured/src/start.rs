@@ -12,15 +12,40 @@
 //! death by SIGPIPE), and a panic exits 101 after the default hook has printed
 //! it. A stack overflow is then a plain SIGSEGV.
 
-use std::ffi::{c_char, c_int};
+use std::ffi::{CStr, OsString, c_char, c_int};
+use std::os::unix::ffi::OsStringExt;
+use std::sync::OnceLock;
+
+/// The process's arguments, as the C runtime passed them to `main`.
+static ARGS: OnceLock<Vec<OsString>> = OnceLock::new();
+
+/// The command line (program name first). Taken from `main`'s own `argv`
+/// because only glibc also hands it to std (through `.init_array`): with
+/// musl, `std::env::args` is empty in a `no_main` program.
+pub fn args() -> Vec<OsString> {
+    ARGS.get()
+        .cloned()
+        .unwrap_or_else(|| std::env::args_os().collect())
+}
 
 // SAFETY (`no_mangle`): with `#![no_main]`, rustc emits no `main` of its own and
 // none of the C libraries linked in defines one, so this is the only `main`
-// symbol: the C runtime calls it once, with the process's arguments (which std
-// also captures itself, from glibc's `.init_array` call, for `std::env::args`).
+// symbol: the C runtime calls it once, with the process's arguments.
 #[unsafe(no_mangle)]
-extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
+extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     open_standard_descriptors();
+    let count = usize::try_from(argc).unwrap_or(0);
+    let args = (0..count)
+        .map(|i| {
+            // SAFETY: the C runtime (glibc's and musl's `__libc_start_main`,
+            // as C requires of `main`'s arguments) passes `argv` with `argc`
+            // valid pointers to NUL-terminated strings that live, unchanged
+            // by us, for the whole process; `i < argc`.
+            let arg = unsafe { CStr::from_ptr(*argv.add(i)) };
+            OsString::from_vec(arg.to_bytes().to_vec())
+        })
+        .collect();
+    let _ = ARGS.set(args);
     // SAFETY: `SIG_IGN` installs no handler, so no code of ours runs in signal
     // context; `signal` is async-signal-safe and touches no Rust-owned memory.
     unsafe {
