@@ -245,7 +245,12 @@ pub fn write_stdout_bytes(b: &[u8]) -> bool {
             // A large block goes out as it is, after what was pending.
             p.hand_over();
             if !stdout_failed() {
-                let r = std::io::stdout().lock().write_all(b);
+                // Flushed at once: std's stdout keeps a line's tail, and
+                // with our own entry point nothing flushes it at exit.
+                let r = {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(b).and_then(|()| out.flush())
+                };
                 if let Err(e) = r {
                     stdout_error(e);
                 }
